@@ -1,0 +1,106 @@
+"""The event envelope: the one shape every duckspool event has on the wire and in Python."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from pydantic.alias_generators import to_camel
+
+from duckspool.contracts._naming import EVENT_TYPE_MAX_LENGTH, EVENT_TYPE_PATTERN
+from duckspool.contracts._uuid7 import uuid7
+from duckspool.contracts._versions import CURRENT_SCHEMA_VERSION
+
+__all__ = ["ID_MAX_LENGTH", "TelemetryEvent"]
+
+ID_MAX_LENGTH = 256
+"""Maximum length of sessionId, userId, productId and correlationId."""
+
+# Ids are opaque strings, but control characters in them only ever come from bugs
+# and make log lines and CSV exports lie, so they are refused.
+IdStr = Annotated[
+    str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+
+
+def _to_utc(value: datetime) -> datetime:
+    # pydantic parses "Z" into its own tzinfo class; one tzinfo makes round trips exact.
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TelemetryEvent(BaseModel):
+    """One product-telemetry event.
+
+    Frozen; built by snake_case attribute names or by the camelCase wire names.
+    Unknown top-level keys are rejected. ``timestamp`` must be timezone-aware and
+    is normalised to UTC; ``id`` defaults to a new time-ordered UUIDv7.
+    """
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid7)
+    # Checked by pydantic-core's regex (a Python validator would double the cost of
+    # building an event); parse_line re-runs check_event_type to say precisely why.
+    event_type: Annotated[
+        str, StringConstraints(max_length=EVENT_TYPE_MAX_LENGTH, pattern=EVENT_TYPE_PATTERN)
+    ]
+    session_id: IdStr
+    user_id: IdStr
+    product_id: IdStr | None = None
+    correlation_id: IdStr
+    # strict: JSON must carry an ISO-8601 string (pydantic would otherwise read a
+    # number as Unix seconds, usually a unit bug) and Python must pass a datetime.
+    timestamp: Annotated[
+        AwareDatetime, Field(default_factory=_utcnow, strict=True), AfterValidator(_to_utc)
+    ]
+    # Only the current version validates; parse_line converts the other known ones first.
+    schema_version: Annotated[
+        int, Field(strict=True, ge=1, le=CURRENT_SCHEMA_VERSION)
+    ] = CURRENT_SCHEMA_VERSION
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def namespace(self) -> str:
+        """The first segment of ``event_type``."""
+        return self.event_type.partition(".")[0]
+
+    def to_json_line(self) -> bytes:
+        """The wire form: one JSON object, camelCase keys, UTC ``Z`` timestamp, *no* newline.
+
+        Raises ``TypeError`` if the payload holds something JSON cannot carry.
+        """
+        return orjson.dumps(
+            {
+                "id": self.id,
+                "eventType": self.event_type,
+                "sessionId": self.session_id,
+                "userId": self.user_id,
+                "productId": self.product_id,
+                "correlationId": self.correlation_id,
+                "timestamp": self.timestamp,
+                "schemaVersion": self.schema_version,
+                "payload": self.payload,
+            },
+            option=orjson.OPT_UTC_Z,
+        )

@@ -1,0 +1,81 @@
+"""Exceptions raised by duckspool.
+
+Everything duckspool raises on purpose derives from :class:`DuckspoolError`, so
+callers can catch one class. ``emit()`` raises nothing at all: its failures are
+counted, never raised.
+
+::
+
+    DuckspoolError
+    ├── ConfigurationError (also ValueError)   invalid options passed by the caller
+    ├── LineRejected                           a spool line breaks the envelope contract
+    ├── MigrationError                         the database schema cannot be brought up to date
+    │   ├── MigrationChecksumMismatch          an applied migration file was edited afterwards
+    │   └── DatabaseTooNew                     a newer duckspool migrated this database
+    └── RepositoryError                        the DuckDB store failed
+        └── DatabaseLocked                     another process holds the database file
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "DatabaseLocked",
+    "DatabaseTooNew",
+    "DuckspoolError",
+    "LineRejected",
+    "MigrationChecksumMismatch",
+    "MigrationError",
+    "RepositoryError",
+]
+
+
+class DuckspoolError(Exception):
+    """Base class of every error duckspool raises on purpose."""
+
+
+class ConfigurationError(DuckspoolError, ValueError):
+    """An option has a value duckspool cannot work with."""
+
+
+class LineRejected(DuckspoolError):
+    """A spool line is not a valid event.
+
+    ``reason`` is a stable code (``invalid_json``, ``not_an_object``,
+    ``invalid_event``, ``unsupported_schema_version``); ``detail`` is for humans
+    and names the offending field path where there is one.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class MigrationError(DuckspoolError):
+    """The database schema cannot be brought to this release's version."""
+
+
+class MigrationChecksumMismatch(MigrationError):
+    """A migration recorded as applied no longer matches its file."""
+
+
+class DatabaseTooNew(MigrationError):
+    """The database carries migrations this release does not know."""
+
+
+class RepositoryError(DuckspoolError):
+    """The telemetry store failed."""
+
+
+class DatabaseLocked(RepositoryError):
+    """Another process holds the DuckDB file; ``path`` names it."""
+
+    def __init__(self, path: str, detail: str) -> None:
+        super().__init__(
+            f"database {path} is locked by another process ({detail}); "
+            "close that process (or its write connection) and retry; "
+            "loads retry on their own at the next run"
+        )
+        self.path = path
+        self.detail = detail

@@ -1,0 +1,26 @@
+"""Where events are stored: the repository protocol and its DuckDB implementation."""
+
+from duckspool.repository._connection import DEFAULT_STORAGE_VERSION, open_database
+from duckspool.repository._duckdb import (
+    BatchResult,
+    Conflict,
+    DuckDBTelemetryRepository,
+    SegmentLoad,
+)
+from duckspool.repository._protocol import EventQuery, SaveResult, TelemetryRepository
+from duckspool.repository._staging import StagedBatch, canonical_line, content_hash
+
+__all__ = [
+    "DEFAULT_STORAGE_VERSION",
+    "BatchResult",
+    "Conflict",
+    "DuckDBTelemetryRepository",
+    "EventQuery",
+    "SaveResult",
+    "SegmentLoad",
+    "StagedBatch",
+    "TelemetryRepository",
+    "canonical_line",
+    "content_hash",
+    "open_database",
+]

@@ -1,0 +1,113 @@
+"""Staging validated events as JSON lines in a temporary file for DuckDB to bulk-read.
+
+The loader streams events through here one at a time, so a load of a million
+events never holds a million model objects: each becomes one line on disk and
+is garbage at once. DuckDB's ``read_json`` then parses the file in C++.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from duckspool.contracts import TelemetryEvent
+
+__all__ = ["STAGED_COLUMNS", "StagedBatch", "canonical_line", "content_hash"]
+
+STAGED_COLUMNS = {
+    "id": "UUID",
+    "eventType": "VARCHAR",
+    "sessionId": "VARCHAR",
+    "userId": "VARCHAR",
+    "productId": "VARCHAR",
+    "correlationId": "VARCHAR",
+    "timestamp": "TIMESTAMPTZ",
+    "schemaVersion": "INTEGER",
+    "payload": "JSON",
+    "_h": "BIGINT",
+    "_s": "INTEGER",
+    "_n": "BIGINT",
+}
+"""Column types DuckDB reads a staged line with; ``_h`` content hash, ``_s`` segment, ``_n`` line."""
+
+
+def canonical_line(event: TelemetryEvent) -> bytes:
+    """The event as JSON with every object's keys sorted, so equal events give equal bytes.
+
+    Raises ``TypeError`` when the payload holds what JSON cannot carry (an
+    integer past 64 bits, a non-JSON object).
+    """
+    return orjson.dumps(
+        {
+            "id": event.id,
+            "eventType": event.event_type,
+            "sessionId": event.session_id,
+            "userId": event.user_id,
+            "productId": event.product_id,
+            "correlationId": event.correlation_id,
+            "timestamp": event.timestamp,
+            "schemaVersion": event.schema_version,
+            "payload": event.payload,
+        },
+        option=orjson.OPT_UTC_Z | orjson.OPT_SORT_KEYS,
+    )
+
+
+def content_hash(canonical: bytes) -> int:
+    """A signed 64-bit hash of an event's canonical bytes (tells redelivery from collision)."""
+    return int.from_bytes(hashlib.blake2b(canonical, digest_size=8).digest(), "big", signed=True)
+
+
+class StagedBatch:
+    """A temporary JSON-lines file of validated events, deleted on ``close()``.
+
+    Owner-only (0600): events carry user and session ids.
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        fd, name = tempfile.mkstemp(prefix=".duckspool-stage-", suffix=".jsonl", dir=directory)
+        self.path = Path(name)
+        self._file: IO[bytes] = os.fdopen(fd, "wb", buffering=1 << 20)
+        self.rows = 0
+        self.bytes = 0
+        self.min_id: int | None = None
+        self.max_id: int | None = None
+
+    def add(self, event: TelemetryEvent, segment: int = 0, line_no: int = 0) -> None:
+        """Stage one event; raises ``TypeError`` if its payload cannot be stored as JSON."""
+        canonical = canonical_line(event)
+        staged = b'%s,"_h":%d,"_s":%d,"_n":%d}\n' % (
+            canonical[:-1],
+            content_hash(canonical),
+            segment,
+            line_no,
+        )
+        self._file.write(staged)
+        self.rows += 1
+        self.bytes += len(staged)
+        value = event.id.int
+        if self.min_id is None or value < self.min_id:
+            self.min_id = value
+        if self.max_id is None or value > self.max_id:
+            self.max_id = value
+
+    def finish(self) -> None:
+        """Flush the file so DuckDB sees every staged line."""
+        self._file.flush()
+
+    def close(self) -> None:
+        """Close and delete the file (idempotent)."""
+        if not self._file.closed:
+            self._file.close()
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> StagedBatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
