@@ -1,0 +1,117 @@
+"""One active segment file: appends that never leave a torn line behind, and sealing."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+__all__ = ["ActiveSegment", "fsync_dir"]
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or create in ``path`` durable (best effort: some filesystems refuse)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class ActiveSegment:
+    """An append-only file in ``active/``, locked (flock) for as long as this process has it open.
+
+    The lock is how :func:`duckspool.spool.recover` tells a live writer from a dead
+    one: the kernel drops it when the process dies, even by ``kill -9``.
+    """
+
+    def __init__(self, active_dir: Path, name: str, mode: int, created: float) -> None:
+        self.name = name
+        self.path = active_dir / name
+        self.size = 0
+        self.lines = 0
+        self.created = created
+        self.broken = False
+        # Created under a hidden name, locked, then renamed into view: recover() never
+        # sees an unlocked segment of a live process.
+        hidden = active_dir / f".{name}.new"
+        fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC,
+                     mode)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.fchmod(fd, mode)
+            os.rename(hidden, self.path)
+        except BaseException:
+            os.close(fd)
+            hidden.unlink(missing_ok=True)
+            raise
+        self.fd = fd
+
+    def append(self, data: bytes) -> None:
+        """Write ``data`` (whole lines) or nothing: after a failure the file is cut back.
+
+        If the cut itself fails the segment is marked ``broken`` and must not be
+        appended to again (its tail may hold a fragment of ``data``).
+        """
+        start = self.size
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(self.fd, view)
+                view = view[written:]
+        except OSError:
+            try:
+                os.ftruncate(self.fd, start)
+            except OSError:
+                self.broken = True
+            raise
+        self.size += len(data)
+
+    def is_unlinked(self) -> bool:
+        """True when the file was deleted under us (its directory removed or replaced)."""
+        try:
+            return os.fstat(self.fd).st_nlink == 0
+        except OSError:
+            return True
+
+    def read_complete(self) -> bytes:
+        """Every complete line written so far (for rescuing an unlinked segment)."""
+        data = os.pread(self.fd, self.size, 0) if self.size else b""
+        end = data.rfind(b"\n")
+        return data[: end + 1]
+
+    def fsync(self) -> None:
+        os.fsync(self.fd)
+
+    def seal(self, sealed_dir: Path, *, durable: bool) -> bool:
+        """Move the file into ``sealed_dir`` (atomic rename); an empty one is deleted instead.
+
+        Returns True if a segment was sealed. Raises OSError, leaving it open, if
+        the rename fails.
+        """
+        if self.size == 0:
+            self.path.unlink(missing_ok=True)
+            self.close()
+            return False
+        if durable:
+            os.fsync(self.fd)
+        os.rename(self.path, sealed_dir / self.name)
+        if durable:
+            fsync_dir(sealed_dir)
+        self.close()
+        return True
+
+    def close(self) -> None:
+        """Close the file, releasing the lock (idempotent)."""
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def forget(self) -> None:
+        """Drop the file descriptor without touching the file: a forked child's copy."""
+        self.close()
