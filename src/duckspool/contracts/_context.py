@@ -25,8 +25,9 @@ class TelemetryContext:
     product_id: str | None = None
 
 
+_EMPTY = TelemetryContext()
 _current: contextvars.ContextVar[TelemetryContext] = contextvars.ContextVar(
-    "duckspool_telemetry_context", default=TelemetryContext()
+    "duckspool_telemetry_context", default=_EMPTY
 )
 
 
@@ -90,7 +91,9 @@ def make_event(
         "correlation_id": (
             correlation_id
             if correlation_id is not None
-            else ctx.correlation_id if ctx.correlation_id is not None else str(uuid7())
+            else ctx.correlation_id
+            if ctx.correlation_id is not None
+            else str(uuid7())
         ),
         "product_id": product_id if product_id is not None else ctx.product_id,
         "payload": dict(payload) if payload is not None else {},

@@ -75,9 +75,9 @@ class TelemetryEvent(BaseModel):
         AwareDatetime, Field(default_factory=_utcnow, strict=True), AfterValidator(_to_utc)
     ]
     # Only the current version validates; parse_line converts the other known ones first.
-    schema_version: Annotated[
-        int, Field(strict=True, ge=1, le=CURRENT_SCHEMA_VERSION)
-    ] = CURRENT_SCHEMA_VERSION
+    schema_version: Annotated[int, Field(strict=True, ge=1, le=CURRENT_SCHEMA_VERSION)] = (
+        CURRENT_SCHEMA_VERSION
+    )
     payload: dict[str, Any] = Field(default_factory=dict)
 
     @property

@@ -37,7 +37,7 @@ def open_database(
     target = str(path)
     # No TimeZone setting: it needs the ICU extension, which DuckDB may have to
     # download. Without ICU, TIMESTAMPTZ values are read and written in UTC.
-    config: dict[str, str] = {}
+    config: dict[str, str | bool | int | float | list[str]] = {}
     if not read_only:
         config["storage_compatibility_version"] = storage_version
     if memory_limit is not None:

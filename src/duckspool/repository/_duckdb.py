@@ -104,23 +104,29 @@ class DuckDBTelemetryRepository:
         else:
             self._staging_dir = None
         self._con: duckdb.DuckDBPyConnection | None = open_database(
-            self.path, read_only=read_only, storage_version=storage_version,
+            self.path,
+            read_only=read_only,
+            storage_version=storage_version,
             memory_limit=memory_limit,
         )
         try:
-            if read_only:
-                todo = pending(self._con)
-                if todo:
-                    raise MigrationError(
-                        f"database {self.path} is not migrated to this release "
-                        f"({len(todo)} migration(s) pending); run `duckspool migrate`"
-                    )
-            else:
-                with self._write_lock:
-                    migrate(self._con)
+            self._prepare_schema()
         except BaseException:
             self.close()
             raise
+
+    def _prepare_schema(self) -> None:
+        assert self._con is not None
+        if not self.read_only:
+            with self._write_lock:
+                migrate(self._con)
+            return
+        todo = pending(self._con)
+        if todo:
+            raise MigrationError(
+                f"database {self.path} is not migrated to this release "
+                f"({len(todo)} migration(s) pending); run `duckspool migrate`"
+            )
 
     # -- life cycle -------------------------------------------------------------------
     def close(self) -> None:
@@ -174,7 +180,7 @@ class DuckDBTelemetryRepository:
         if self.read_only:
             raise RepositoryError(f"repository for {self.path} is read-only")
         batch.finish()
-        names = [s.name for s in segments] or [None]
+        names: list[str | None] = [s.name for s in segments] or [None]
         with self._write_lock:
             cur = self.cursor()
             try:
@@ -201,8 +207,9 @@ class DuckDBTelemetryRepository:
             return BatchResult(0, 0, ())
         columns = ", ".join(f"'{k}': '{v}'" for k, v in STAGED_COLUMNS.items())
         source = _READ_JSON.format(max_size=self._max_object, columns=columns)
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE _ds_stage AS SELECT * FROM {source}",
-                    [str(batch.path)])
+        cur.execute(
+            f"CREATE OR REPLACE TEMP TABLE _ds_stage AS SELECT * FROM {source}", [str(batch.path)]
+        )
         cur.execute(
             "CREATE OR REPLACE TEMP TABLE _ds_first AS SELECT * FROM _ds_stage "
             "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _s, _n) = 1"
@@ -249,8 +256,18 @@ class DuckDBTelemetryRepository:
         for index, seg in enumerate(segments):
             inserted = result.inserted if index == 0 else 0
             duplicates = result.duplicates if index == 0 else 0
-            rows.append([seg.key, seg.name, seg.size_bytes, seg.lines, seg.events,
-                         inserted, duplicates, seg.quarantined])
+            rows.append(
+                [
+                    seg.key,
+                    seg.name,
+                    seg.size_bytes,
+                    seg.lines,
+                    seg.events,
+                    inserted,
+                    duplicates,
+                    seg.quarantined,
+                ]
+            )
         cur.executemany(
             "INSERT INTO load_ledger (segment_key, segment_name, size_bytes, lines, events, "
             "inserted, duplicates, quarantined) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -266,7 +283,8 @@ class DuckDBTelemetryRepository:
         cur = self.cursor()
         try:
             rows = cur.execute(
-                "SELECT segment_key FROM load_ledger WHERE list_contains(?::VARCHAR[], segment_key)",
+                "SELECT segment_key FROM load_ledger "
+                "WHERE list_contains(?::VARCHAR[], segment_key)",
                 [wanted],
             ).fetchall()
         finally:

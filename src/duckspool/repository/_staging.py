@@ -33,7 +33,7 @@ STAGED_COLUMNS = {
     "_s": "INTEGER",
     "_n": "BIGINT",
 }
-"""Column types DuckDB reads a staged line with; ``_h`` content hash, ``_s`` segment, ``_n`` line."""
+"""Column types of a staged line; ``_h`` content hash, ``_s`` segment index, ``_n`` line."""
 
 
 def canonical_line(event: TelemetryEvent) -> bytes:
@@ -95,6 +95,17 @@ class StagedBatch:
             self.min_id = value
         if self.max_id is None or value > self.max_id:
             self.max_id = value
+
+    def mark(self) -> tuple[int, int]:
+        """A point to :meth:`rollback` to (position and row count)."""
+        return self.bytes, self.rows
+
+    def rollback(self, mark: tuple[int, int]) -> None:
+        """Forget every row staged after ``mark`` (the id range may stay wider: harmless)."""
+        self._file.flush()
+        self._file.truncate(mark[0])
+        self._file.seek(mark[0])
+        self.bytes, self.rows = mark
 
     def finish(self) -> None:
         """Flush the file so DuckDB sees every staged line."""

@@ -76,12 +76,20 @@ class Emitter:
         exit_timeout: float = 5.0,
         warn_interval: float = 60.0,
     ) -> None:
-        _check_positive(max_buffer_events=max_buffer_events, max_buffer_bytes=max_buffer_bytes,
-                        max_line_bytes=max_line_bytes, max_segment_bytes=max_segment_bytes,
-                        max_segment_age=max_segment_age, fsync_interval=fsync_interval,
-                        flush_interval=flush_interval, exit_timeout=exit_timeout)
+        _check_positive(
+            max_buffer_events=max_buffer_events,
+            max_buffer_bytes=max_buffer_bytes,
+            max_line_bytes=max_line_bytes,
+            max_segment_bytes=max_segment_bytes,
+            max_segment_age=max_segment_age,
+            fsync_interval=fsync_interval,
+            flush_interval=flush_interval,
+            exit_timeout=exit_timeout,
+        )
         if fsync not in ("never", "interval", "always"):
-            raise ConfigurationError(f"fsync must be 'never', 'interval' or 'always', not {fsync!r}")
+            raise ConfigurationError(
+                f"fsync must be 'never', 'interval' or 'always', not {fsync!r}"
+            )
         if block_timeout < 0:
             raise ConfigurationError(f"block_timeout must be >= 0, got {block_timeout!r}")
         if max_line_bytes > max_buffer_bytes:
@@ -118,8 +126,11 @@ class Emitter:
             self.layout.ensure(self.layout.active, self.layout.sealed, mode=self.dir_mode)
         except OSError as exc:
             self._degraded = True
-            log.warning("duckspool spool %s is not usable yet (%s); events are buffered "
-                        "and writes retried", self.layout.root, exc)
+            log.warning(
+                "duckspool spool %s is not usable yet (%s); events are buffered and writes retried",
+                self.layout.root,
+                exc,
+            )
 
     def _init_state(self) -> None:
         # _lock guards the buffer and counters (held for microseconds, by emit and the
@@ -301,7 +312,7 @@ class Emitter:
                 self._closed = True
                 self._progress.notify_all()
             _live.discard(self)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("duckspool emitter close failed")
 
     def __enter__(self) -> Emitter:
@@ -444,8 +455,11 @@ class Emitter:
                 self._written -= lost.lines
                 self._dropped[DropReason.SEGMENT_LOST] += lost.lines
         lost.close()
-        log.warning("duckspool segment %s was deleted while open; moving %d bytes to a new "
-                    "segment", lost.name, len(data))
+        log.warning(
+            "duckspool segment %s was deleted while open; moving %d bytes to a new segment",
+            lost.name,
+            len(data),
+        )
         fresh = self._open_segment()
         if data:
             fresh.append(data)
@@ -470,8 +484,7 @@ class Emitter:
         if segment is None:
             return
         now = self._clock()
-        if now < segment.created:  # the clock went backwards: restart the age
-            segment.created = now
+        segment.created = min(segment.created, now)  # a clock that went back restarts the age
         if segment.size and now - segment.created >= self.max_segment_age:
             self._seal_active()
             return
@@ -528,8 +541,12 @@ class Emitter:
         self._last_warning = now
         self._warned_drops = drops
         if error is not None:
-            log.warning("duckspool cannot write to spool %s (%s); retrying, %d events buffered",
-                        self.layout.root, error, self._pending)
+            log.warning(
+                "duckspool cannot write to spool %s (%s); retrying, %d events buffered",
+                self.layout.root,
+                error,
+                self._pending,
+            )
         if new_drops:
             log.warning("duckspool dropped %d events (see Emitter.stats())", new_drops)
 

@@ -87,9 +87,7 @@ def _host() -> str:
 def new_segment_name(sequence: int, now: datetime | None = None) -> str:
     """``<UTC start>_<host>_<pid>_<sequence>.jsonl``: sorts by start time, readable by eye."""
     started = (now or datetime.now(UTC)).astimezone(UTC)
-    return (
-        f"{started:%Y%m%dT%H%M%S%f}Z_{_host()}_{os.getpid()}_{sequence:06d}{SEGMENT_SUFFIX}"
-    )
+    return f"{started:%Y%m%dT%H%M%S%f}Z_{_host()}_{os.getpid()}_{sequence:06d}{SEGMENT_SUFFIX}"
 
 
 def parse_segment_name(name: str) -> SegmentName | None:

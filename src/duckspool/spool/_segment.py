@@ -40,8 +40,9 @@ class ActiveSegment:
         # Created under a hidden name, locked, then renamed into view: recover() never
         # sees an unlocked segment of a live process.
         hidden = active_dir / f".{name}.new"
-        fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC,
-                     mode)
+        fd = os.open(
+            hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, mode
+        )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.fchmod(fd, mode)
