@@ -11,6 +11,7 @@ from duckspool.loader._quarantine import (
     raw_bytes,
 )
 from duckspool.loader._reader import iter_lines, segment_key
+from duckspool.loader._replay import ReplayResult, replay_quarantine
 from duckspool.loader._report import LoadReport
 from duckspool.loader._schedule import (
     DEFAULT_INTERVAL,
@@ -30,10 +31,12 @@ __all__ = [
     "LoadReport",
     "Loader",
     "QuarantineRecord",
+    "ReplayResult",
     "add_loader_job",
     "iter_lines",
     "iter_records",
     "raw_bytes",
+    "replay_quarantine",
     "run_loader_forever",
     "segment_key",
     "start_background_loader",

@@ -1,0 +1,7 @@
+"""``python -m duckspool.cli``."""
+
+import sys
+
+from duckspool.cli import main
+
+sys.exit(main())
