@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import weakref
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import Any, Literal
 from duckspool.contracts import TelemetryEvent
 from duckspool.exceptions import ConfigurationError
 from duckspool.spool._layout import SpoolLayout, new_segment_name
+from duckspool.spool._ring import LineRing
 from duckspool.spool._segment import ActiveSegment
 from duckspool.spool._stats import DropReason, EmitterStats
 
@@ -34,6 +35,9 @@ FsyncPolicy = Literal["never", "interval", "always"]
 DropCallback = Callable[[DropReason, object], None]
 
 _MiB = 1 << 20
+_SYNC_BYTES = 4 * _MiB
+# Drops of events that had been accepted into the buffer (the rest happen inside emit()).
+_AFTER_ACCEPT = frozenset({DropReason.UNWRITTEN_AT_CLOSE, DropReason.SEGMENT_LOST})
 
 
 class Emitter:
@@ -140,11 +144,7 @@ class Emitter:
         self._io_lock = threading.Lock()
         self._progress = threading.Condition(self._lock)
         self._wake = threading.Event()
-        self._buffer: deque[bytes] = deque()
-        self._retry: list[bytes] = []
-        self._pending = 0
-        self._pending_bytes = 0
-        self._emitted = 0
+        self._ring = LineRing(self.max_buffer_bytes)
         self._accepted = 0
         self._finished = 0  # accepted events written or dropped after acceptance
         self._written = 0
@@ -161,6 +161,7 @@ class Emitter:
         self._segment: ActiveSegment | None = None
         self._sequence = 0
         self._last_fsync = self._clock()
+        self._synced_size = 0  # bytes of the active segment known to be on disk
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
 
@@ -175,31 +176,23 @@ class Emitter:
                 self._drop(DropReason.NOT_AN_EVENT, event)
                 return
             try:
-                line = event.to_json_line()
+                line = event.to_json_line(newline=True)
             except Exception:  # noqa: BLE001 - whatever the payload holds, emit() must not raise
                 self._drop(DropReason.UNSERIALIZABLE, event)
                 return
-            size = len(line) + 1
-            if size > self.max_line_bytes:
+            if len(line) > self.max_line_bytes:
                 self._drop(DropReason.OVERSIZE, event)
                 return
+            ring = self._ring
             with self._lock:
                 if (
-                    self._pending >= self.max_buffer_events
-                    or self._pending_bytes + size > self.max_buffer_bytes
-                ) and not self._wait_for_room(size):
-                    full = True
-                else:
+                    ring.lines < self.max_buffer_events and ring.put(line)
+                ) or self._wait_for_room(line):
                     full = False
-                    self._buffer.append(line)
-                    self._pending += 1
-                    self._pending_bytes += size
                     self._accepted += 1
-                    self._emitted += 1
-                    wake = (
-                        self._pending_bytes >= self._wake_bytes
-                        or self._pending >= self._wake_events
-                    )
+                    wake = ring.bytes >= self._wake_bytes or ring.lines >= self._wake_events
+                else:
+                    full = True
             if full:
                 self._drop(DropReason.BUFFER_FULL, event)
                 return
@@ -214,16 +207,14 @@ class Emitter:
             except Exception:  # noqa: BLE001, S110 - nothing left to report with
                 pass
 
-    def _wait_for_room(self, size: int) -> bool:
+    def _wait_for_room(self, line: bytes) -> bool:
         # Called with _lock held; only waits when the caller opted into blocking.
         if self.block_timeout <= 0 or self._thread is None:
             return False
         deadline = time.monotonic() + self.block_timeout
         self._wake.set()
-        while (
-            self._pending >= self.max_buffer_events
-            or self._pending_bytes + size > self.max_buffer_bytes
-        ):
+        ring = self._ring
+        while not (ring.lines < self.max_buffer_events and ring.put(line)):
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self._closing:
                 return False
@@ -232,7 +223,6 @@ class Emitter:
 
     def _drop(self, reason: DropReason, event: object) -> None:
         with self._lock:
-            self._emitted += 1
             self._dropped[reason] += 1
         if self.on_drop is not None:
             try:
@@ -248,7 +238,7 @@ class Emitter:
         """
         with self._lock:
             target = self._accepted
-            if self._finished >= target and not self._retry:
+            if self._finished >= target:
                 done = True
             else:
                 done = False
@@ -297,7 +287,7 @@ class Emitter:
             if os.getpid() != self._pid:
                 self._reset_after_fork()
             thread = self._thread
-            if thread is None and (self._pending or self._retry):
+            if thread is None and self._ring.lines:
                 self._start_writer()
                 thread = self._thread
             self._wake.set()
@@ -325,11 +315,13 @@ class Emitter:
         """A snapshot of the counts (see :class:`EmitterStats` for how they add up)."""
         with self._lock:
             return EmitterStats(
-                emitted=self._emitted,
+                emitted=self._accepted + sum(
+                    n for r, n in self._dropped.items() if r not in _AFTER_ACCEPT
+                ),
                 accepted=self._accepted,
                 written=self._written,
-                pending=self._pending,
-                pending_bytes=self._pending_bytes,
+                pending=self._ring.lines,
+                pending_bytes=self._ring.bytes,
                 dropped=dict(self._dropped),
                 bytes_written=self._bytes_written,
                 segments_sealed=self._sealed,
@@ -359,72 +351,77 @@ class Emitter:
             self._wake.clear()
             with self._lock:
                 closing = self._closing
-                if self._buffer:
-                    lines = self._retry + list(self._buffer)
-                    self._buffer.clear()
-                else:
-                    lines = self._retry
-                self._retry = []
+                regions = self._ring.regions()
             try:
                 with self._io_lock:
-                    written, error = self._write(lines)
+                    written, lines, error = self._write(regions)
                     self._maintain(closing)
             except Exception as exc:  # noqa: BLE001 - the writer thread must survive anything
-                written, error = 0, exc
-            self._account(lines, written, error)
+                written, lines, error = 0, 0, exc
+            self._account(written, lines, error)
             if error is not None:
                 backoff = min(max(backoff * 2, 0.05), 2.0)
             else:
                 backoff = 0.0
-            self._maybe_warn(error)
-            if closing and not lines[written:] and error is None:
+            try:
+                self._maybe_warn(error)
+            except Exception:  # noqa: BLE001, S110 - a logging failure must not stop the writer
+                pass
+            if closing and error is None:
                 with self._lock:
-                    if not self._buffer:
+                    if not self._ring.lines:
                         return
 
-    def _account(self, lines: list[bytes], written: int, error: BaseException | None) -> None:
-        done = lines[:written]
-        nbytes = sum(len(line) + 1 for line in done)
+    def _account(self, written: int, lines: int, error: BaseException | None) -> None:
+        """Release what was written from the ring; what was not stays there to be retried."""
         with self._lock:
-            self._retry = lines[written:] + self._retry
-            self._pending -= written
-            self._pending_bytes -= nbytes
-            self._written += written
-            self._finished += written
-            self._bytes_written += nbytes
+            self._ring.consume(written, lines)
+            self._written += lines
+            self._finished += lines
+            self._bytes_written += written
             if error is not None:
                 self._write_errors += 1
                 self._degraded = True
-            elif written or not self._retry:
+            elif written or not self._ring.lines:
                 self._degraded = False
             self._progress.notify_all()
 
-    def _write(self, lines: list[bytes]) -> tuple[int, BaseException | None]:
-        """Append ``lines`` to segments; return how many made it and the error that stopped it."""
-        done = 0
-        while done < len(lines):
-            try:
-                segment = self._writable_segment()
-                room = self.max_segment_bytes - segment.size
-                chunk_end, size = done, 0
-                while chunk_end < len(lines) and (
-                    chunk_end == done or size + len(lines[chunk_end]) + 1 <= room
-                ):
-                    size += len(lines[chunk_end]) + 1
-                    chunk_end += 1
-                chunk = lines[done:chunk_end]
-                segment.append(b"\n".join(chunk) + b"\n")
-                segment.lines += len(chunk)
-                done = chunk_end
-                if self.fsync_policy == "always":
-                    segment.fsync()
-                if segment.size >= self.max_segment_bytes:
-                    self._seal_active()
-            except OSError as exc:
-                if self._segment is not None and self._segment.broken:
-                    self._abandon_segment()
-                return done, exc
-        return done, None
+    def _write(self, regions: list[tuple[int, int]]) -> tuple[int, int, BaseException | None]:
+        """Append the ring's ``regions`` to segments, straight from the ring's memory.
+
+        Returns bytes and lines written, and the error that stopped it; what was
+        written always ends at a line boundary.
+        """
+        buf = self._ring.buf
+        view = self._ring.view
+        written = lines = 0
+        for start, stop in regions:
+            pos = start
+            while pos < stop:
+                try:
+                    segment = self._writable_segment()
+                    room = self.max_segment_bytes - segment.size
+                    cut = buf.rfind(b"\n", pos, min(stop, pos + room)) if room > 0 else -1
+                    if cut < pos:  # the next line alone is larger than the room left
+                        if segment.size:
+                            self._seal_active()
+                            continue
+                        cut = buf.find(b"\n", pos, stop)
+                    segment.append(view[pos : cut + 1])
+                    count = buf.count(b"\n", pos, cut + 1)
+                    segment.lines += count
+                    lines += count
+                    written += cut + 1 - pos
+                    pos = cut + 1
+                    if self.fsync_policy == "always":
+                        segment.fsync()
+                    if segment.size >= self.max_segment_bytes:
+                        self._seal_active()
+                except OSError as exc:
+                    if self._segment is not None and self._segment.broken:
+                        self._abandon_segment()
+                    return written, lines, exc
+        return written, lines, None
 
     def _writable_segment(self) -> ActiveSegment:
         segment = self._segment
@@ -440,6 +437,7 @@ class Emitter:
         self._sequence += 1
         name = new_segment_name(self._sequence, datetime.now(UTC))
         self._segment = ActiveSegment(self.layout.active, name, self.file_mode, self._clock())
+        self._synced_size = 0
         return self._segment
 
     def _rescue(self, lost: ActiveSegment) -> None:
@@ -490,12 +488,19 @@ class Emitter:
             return
         with self._lock:
             requested, self._fsync_requested = self._fsync_requested, False
-        if segment.size and (
+        unsynced = segment.size - self._synced_size
+        if unsynced and (
             requested
-            or (self.fsync_policy == "interval" and now - self._last_fsync >= self.fsync_interval)
+            or (
+                self.fsync_policy == "interval"
+                # Also by volume: many small fsyncs stall the writer briefly, where one
+                # large one at seal time stalls it long enough for the buffer to fill.
+                and (now - self._last_fsync >= self.fsync_interval or unsynced >= _SYNC_BYTES)
+            )
         ):
             segment.fsync()
             self._last_fsync = now
+            self._synced_size = segment.size
 
     def _seal_active(self) -> None:
         segment = self._segment
@@ -518,13 +523,10 @@ class Emitter:
 
     def _abandon_pending(self) -> None:
         with self._lock:
-            lost = self._pending
+            lost = self._ring.lines
             self._dropped[DropReason.UNWRITTEN_AT_CLOSE] += lost
             self._finished += lost
-            self._pending = 0
-            self._pending_bytes = 0
-            self._buffer.clear()
-            self._retry = []
+            self._ring.clear()
             self._progress.notify_all()
         if lost:
             log.warning("duckspool emitter closed with %d events it could not write", lost)
@@ -545,7 +547,7 @@ class Emitter:
                 "duckspool cannot write to spool %s (%s); retrying, %d events buffered",
                 self.layout.root,
                 error,
-                self._pending,
+                self._ring.lines,
             )
         if new_drops:
             log.warning("duckspool dropped %d events (see Emitter.stats())", new_drops)

@@ -53,7 +53,7 @@ class ActiveSegment:
             raise
         self.fd = fd
 
-    def append(self, data: bytes) -> None:
+    def append(self, data: bytes | memoryview) -> None:
         """Write ``data`` (whole lines) or nothing: after a failure the file is cut back.
 
         If the cut itself fails the segment is marked ``broken`` and must not be
