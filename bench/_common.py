@@ -26,7 +26,7 @@ def machine() -> dict[str, Any]:
     for mod in ("duckdb", "pydantic", "orjson"):
         try:
             versions[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001
+        except Exception:
             versions[mod] = "n/a"
     return {
         "cpu": cpu,

@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import git_revision, machine, median, peak_rss_mib, percentile  # noqa: E402
-
-from duckspool import Emitter, TelemetryEvent  # noqa: E402
+from _common import git_revision, machine, median, peak_rss_mib, percentile
+from duckspool import Emitter, TelemetryEvent
 
 PAYLOAD = {
     "method": "password",
@@ -139,10 +138,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 candidates.append(("segment_track", call, close))
             emitter = Emitter(tmp / "spool")
             n = len(events)
-            candidates.append(("duckspool_emit", lambda i: emitter.emit(events[i % n]),
-                               lambda: None))
+            candidates.append(("duckspool_emit",
+                               lambda i, em=emitter, n=n: em.emit(events[i % n]), lambda: None))
             candidates.append(("duckspool_build_and_emit",
-                               lambda i: emitter.emit(build_event(i)), lambda: None))
+                               lambda i, em=emitter: em.emit(build_event(i)), lambda: None))
             candidates.append(("build_event_only", build_event, lambda: None))
             if r % 2:
                 candidates.reverse()

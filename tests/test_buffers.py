@@ -1,4 +1,4 @@
-"""Property tests of the two bounded-memory building blocks: the emitter's ring, the loader's reader."""
+"""Property tests of the bounded-memory building blocks: the emitter's ring, the loader's reader."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from duckspool.spool._ring import LineRing
 
 _ops = st.lists(
     st.one_of(
-        st.tuples(st.just("put"), st.binary(max_size=9).map(lambda b: b.replace(b"\n", b"") + b"\n")),
+        st.tuples(st.just("put"),
+                  st.binary(max_size=9).map(lambda b: b.replace(b"\n", b"") + b"\n")),
         st.tuples(st.just("consume"), st.integers(0, 10)),
     ),
     max_size=200,

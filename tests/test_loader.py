@@ -10,10 +10,6 @@ from typing import Any
 
 import orjson
 import pytest
-
-from duckspool import DuckDBTelemetryRepository, Loader, LoadReport, TelemetryEvent
-from duckspool.contracts import register_schema_version, unregister_schema_version
-from duckspool.loader import iter_records, raw_bytes, replay_quarantine
 from tests.conftest import (
     load_vectors,
     run_python,
@@ -21,6 +17,10 @@ from tests.conftest import (
     spawn_python,
     write_segment,
 )
+
+from duckspool import DuckDBTelemetryRepository, Loader, LoadReport, TelemetryEvent
+from duckspool.contracts import register_schema_version, unregister_schema_version
+from duckspool.loader import iter_records, raw_bytes, replay_quarantine
 
 
 def rows(db: Path) -> tuple[int, int]:
@@ -302,9 +302,13 @@ def test_run_once_reports_instead_of_raising(spool_dir: Path, tmp_path: Path) ->
 
 
 KILL_POINTS = {
-    "reading": ("duckspool.loader._loader", "Loader", "_read_segment", "before"),
-    "in_transaction": ("duckspool.loader._quarantine", "QuarantineWriter", "publish", "before"),
-    "after_commit": ("duckspool.loader._loader", "Loader", "_dispose", "before"),
+    # stage: (module, attribute path, loader workers)
+    "reading": ("duckspool.loader._validate", "_stage", 0),
+    "validating_in_workers": ("duckspool.loader._loader", "Loader._add", 2),
+    "in_transaction": ("duckspool.loader._quarantine", "QuarantineWriter.publish", 0),
+    "in_transaction_with_workers": ("duckspool.loader._quarantine",
+                                    "QuarantineWriter.publish", 2),
+    "after_commit": ("duckspool.loader._loader", "Loader._dispose", 0),
 }
 
 
@@ -313,22 +317,23 @@ def test_kill_9_of_the_loader_then_a_normal_run_gives_exact_counts(
     spool_dir: Path, db_path: Path, point: str,
 ) -> None:
     unique, bad = _backlog(spool_dir, 20_000, seed=7)
-    # A first, clean pass over part of the backlog, so the kill happens mid-history.
-    module, cls, method, _ = KILL_POINTS[point]
+    module, attribute, workers = KILL_POINTS[point]
     code = f"""
 import os, signal, sys, importlib
 from duckspool import Loader
-mod = importlib.import_module({module!r})
-target = getattr(mod, {cls!r})
-original = getattr(target, {method!r})
+owner = importlib.import_module({module!r})
+*path, name = {attribute!r}.split(".")
+for part in path:
+    owner = getattr(owner, part)
+original = getattr(owner, name)
 calls = [0]
 def killer(*a, **k):
     calls[0] += 1
     if calls[0] == 3:
         os.kill(os.getpid(), signal.SIGKILL)
     return original(*a, **k)
-setattr(target, {method!r}, killer)
-Loader(sys.argv[1], sys.argv[2], batch_events=2000).run_once()
+setattr(owner, name, killer)
+Loader(sys.argv[1], sys.argv[2], batch_events=2000, workers={workers}).run_once()
 """
     proc = run_python(code, str(spool_dir), str(db_path), check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
@@ -337,6 +342,21 @@ Loader(sys.argv[1], sys.argv[2], batch_events=2000).run_once()
     assert rows(db_path) == (unique, unique)
     assert len(quarantine_reasons(spool_dir)) == bad
     assert list((spool_dir / "sealed").glob("*.jsonl")) == []
+    assert list((spool_dir / "tmp").iterdir()) == []
+
+
+def test_parallel_validation_gives_the_same_result_as_inline(tmp_path: Path) -> None:
+    counts = []
+    for workers in (0, 2):
+        spool = tmp_path / f"spool{workers}"
+        db = tmp_path / f"db{workers}.duckdb"
+        unique, bad = _backlog(spool, 30_000, seed=11)
+        report = Loader(spool, db, workers=workers, batch_events=5000).run_once()
+        assert report.ok, report.errors
+        assert rows(db) == (unique, unique)
+        counts.append((report.events_inserted, report.duplicates, report.quarantined,
+                       report.segments_loaded))
+    assert counts[0] == counts[1]
 
 
 def test_duckspool_run_loads_on_its_interval_and_stops_on_sigterm(spool_dir: Path,

@@ -41,8 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="load on a schedule until SIGINT/SIGTERM")
     add_location_options(p)
-    p.add_argument("--interval", type=float, default=DEFAULTS["interval"],
-                   help="seconds between loads (default: %(default)s)")
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=DEFAULTS["interval"],
+        help="seconds between loads (default: %(default)s)",
+    )
     p.add_argument("--batch-events", type=int, default=100_000, help="events per transaction")
 
     p = sub.add_parser("stats", help="spool backlog, quarantine counts, rows and recent loads")
@@ -52,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("query", help="run read-only SQL against the database")
     add_location_options(p)
-    p.add_argument("sql", help="the SQL statement, e.g. \"SELECT count(*) FROM telemetry_events\"")
+    p.add_argument("sql", help='the SQL statement, e.g. "SELECT count(*) FROM telemetry_events"')
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     q = sub.add_parser("quarantine", help="inspect or replay quarantined lines")
@@ -100,8 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"duckspool {name}: error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"duckspool {name}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
-              file=sys.stderr)
+        print(
+            f"duckspool {name}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print(f"duckspool {name}: interrupted", file=sys.stderr)

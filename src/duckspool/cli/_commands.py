@@ -16,8 +16,8 @@ from duckspool._defaults import default_db_path, default_spool_dir
 from duckspool.cli._format import render
 from duckspool.loader import (
     DEFAULT_INTERVAL,
-    LoadReport,
     Loader,
+    LoadReport,
     iter_records,
     replay_quarantine,
     run_loader_forever,
@@ -26,7 +26,7 @@ from duckspool.migrations import migrate, pending
 from duckspool.repository import DuckDBTelemetryRepository, open_database
 from duckspool.spool import SpoolLayout
 
-__all__ = ["CliError", "COMMANDS"]
+__all__ = ["COMMANDS", "CliError"]
 
 
 class CliError(Exception):
@@ -88,15 +88,21 @@ def _report_out(report: LoadReport, as_json: bool) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    loader = Loader(args.spool, args.db, batch_events=args.batch_events,
-                    progress=None if args.json else _progress_printer())
+    loader = Loader(
+        args.spool,
+        args.db,
+        batch_events=args.batch_events,
+        progress=None if args.json else _progress_printer(),
+    )
     return _report_out(loader.run_once(), args.json)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     loader = Loader(args.spool, args.db, batch_events=args.batch_events)
-    print(f"duckspool: loading {args.spool} into {args.db} every {args.interval:g}s "
-          "(Ctrl-C to stop)", file=sys.stderr)
+    print(
+        f"duckspool: loading {args.spool} into {args.db} every {args.interval:g}s (Ctrl-C to stop)",
+        file=sys.stderr,
+    )
 
     def on_report(report: LoadReport) -> None:
         if report.segments_loaded or report.errors or report.skipped:
@@ -111,9 +117,12 @@ def _spool_stats(spool: Path) -> dict[str, Any]:
     layout = SpoolLayout(spool)
     now = time.time()
     info: dict[str, Any] = {}
-    for label, directory in (("sealed", layout.sealed), ("active", layout.active),
-                             ("failed", layout.failed)):
-        files = [p for p in directory.glob("*.jsonl")] if directory.is_dir() else []
+    for label, directory in (
+        ("sealed", layout.sealed),
+        ("active", layout.active),
+        ("failed", layout.failed),
+    ):
+        files = list(directory.glob("*.jsonl")) if directory.is_dir() else []
         stats = []
         for p in files:
             try:
@@ -156,9 +165,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if data["recent_loads"]:
         print("recent loads:")
         for load in data["recent_loads"]:
-            print(f"  {load['loaded_at']}  {load['segment_name']}  lines={load['lines']} "
-                  f"inserted={load['inserted']} duplicates={load['duplicates']} "
-                  f"quarantined={load['quarantined']}")
+            print(
+                f"  {load['loaded_at']}  {load['segment_name']}  lines={load['lines']} "
+                f"inserted={load['inserted']} duplicates={load['duplicates']} "
+                f"quarantined={load['quarantined']}"
+            )
     return 0
 
 
@@ -176,7 +187,8 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
     records = [
-        r for r in iter_records(SpoolLayout(Path(args.spool)).quarantine)
+        r
+        for r in iter_records(SpoolLayout(Path(args.spool)).quarantine)
         if args.reason is None or r.reason == args.reason
     ]
     shown = records[: args.limit] if args.limit else records
@@ -195,8 +207,10 @@ def cmd_quarantine_replay(args: argparse.Namespace) -> int:
         result = replay_quarantine(args.spool)
     except RuntimeError as exc:
         raise CliError(str(exc)) from None
-    print(f"replayed {result.replayed} line(s) into sealed/{result.segment or '-'}; "
-          f"{result.kept} stay in quarantine")
+    print(
+        f"replayed {result.replayed} line(s) into sealed/{result.segment or '-'}; "
+        f"{result.kept} stay in quarantine"
+    )
     if result.replayed and not args.no_load:
         report = Loader(args.spool, args.db).run_once()
         return _report_out(report, as_json=False)
@@ -215,10 +229,18 @@ COMMANDS = {
 
 
 def add_location_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--spool", type=Path, default=None,
-                        help="spool directory (default: $DUCKSPOOL_SPOOL_DIR or ./var/spool)")
-    parser.add_argument("--db", type=Path, default=None,
-                        help="DuckDB file (default: $DUCKSPOOL_DB or ./var/telemetry.duckdb)")
+    parser.add_argument(
+        "--spool",
+        type=Path,
+        default=None,
+        help="spool directory (default: $DUCKSPOOL_SPOOL_DIR or ./var/spool)",
+    )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="DuckDB file (default: $DUCKSPOOL_DB or ./var/telemetry.duckdb)",
+    )
 
 
 def resolve_locations(args: argparse.Namespace) -> None:

@@ -36,8 +36,10 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> s
     for row in cells:
         for i, value in enumerate(row):
             widths[i] = min(max(widths[i], len(value)), 60)
+
     def line(values: Sequence[str]) -> str:
         return "  ".join(v[:60].ljust(widths[i]) for i, v in enumerate(values)).rstrip()
+
     out = [line(columns), line(["-" * w for w in widths])]
     out.extend(line(row) for row in cells)
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")

@@ -4,33 +4,35 @@ Each batch's rows and the ledger rows naming its segments commit in one DuckDB
 transaction; segments leave ``sealed/`` only after that commit. A crash anywhere
 therefore loses nothing (the segment is still there) and doubles nothing (the
 ledger, keyed by content, says it is loaded; ids are deduplicated in any case).
+
+Segments are validated into staging files by :func:`validate_segment`, in
+worker processes when the backlog is large enough to repay starting them, so
+that validation of the next segments overlaps DuckDB loading the current batch.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import signal
 import threading
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from duckspool.contracts import LineRejected, parse_line
 from duckspool.exceptions import ConfigurationError, DatabaseLocked, DuckspoolError
+from duckspool.loader import _validate
 from duckspool.loader._attempts import AttemptLog
 from duckspool.loader._lock import SpoolLock
-from duckspool.loader._quarantine import (
-    ID_CONFLICT,
-    OVERSIZE,
-    TRUNCATED,
-    UNSTORABLE,
-    QuarantineWriter,
-)
-from duckspool.loader._reader import iter_lines, segment_key
+from duckspool.loader._quarantine import ID_CONFLICT, QuarantineWriter
+from duckspool.loader._reader import iter_lines
 from duckspool.loader._report import LoadReport
-from duckspool.repository import Conflict, DuckDBTelemetryRepository, SegmentLoad, StagedBatch
+from duckspool.loader._validate import SegmentResult
+from duckspool.repository import Conflict, DuckDBTelemetryRepository, SegmentLoad
 from duckspool.spool import SpoolLayout, recover
 
 __all__ = ["Loader"]
@@ -39,24 +41,20 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 
-
-@dataclass
-class _Segment:
-    path: Path
-    key: str
-    size: int
-    quarantine: QuarantineWriter
-    lines: int = 0
-    events: int = 0
+_POOL_MIN_SEGMENTS = 3
+_POOL_MIN_BYTES = 24 << 20
 
 
 @dataclass
 class _Batch:
-    staged: StagedBatch
-    segments: list[_Segment] = field(default_factory=list)
+    results: list[SegmentResult] = field(default_factory=list)
+    quarantines: dict[int, QuarantineWriter] = field(default_factory=dict)
     copies: list[Path] = field(default_factory=list)  # byte-identical to a segment in the batch
     events: int = 0
     bytes: int = 0
+
+    def holds(self, key: str) -> bool:
+        return any(r.key == key for r in self.results)
 
 
 class _Tally:
@@ -72,12 +70,47 @@ class _Tally:
         self.errors: list[str] = []
 
 
+def _init_worker(parent: int) -> None:
+    # Ctrl-C reaches the whole process group; only the loader itself decides to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker must not outlive a loader killed with -9: it would hold the spool's
+    # files and its parent's pipes forever.
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # died before the prctl took hold
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="duckspool-worker-watchdog", daemon=True).start()
+
+
 class Loader:
     """Loads a spool directory's sealed segments into a DuckDB telemetry table.
 
     ``db`` is a path (opened for each pass and closed after, so analysts can
     use the file between loads) or an open :class:`DuckDBTelemetryRepository`
     (used as is, never closed here).
+
+    Options: ``batch_events`` / ``batch_bytes`` bound one transaction (segments
+    are never split across transactions); ``max_line_bytes`` longer lines are
+    quarantined as ``oversize``; ``max_attempts`` failures set a segment aside in
+    ``failed/``; ``keep_loaded_for`` seconds keeps loaded segments in ``loaded/``
+    (None deletes them); ``memory_limit`` caps DuckDB; ``workers`` validation
+    processes (None: up to 2 when the backlog is large, 0: never).
     """
 
     def __init__(
@@ -85,12 +118,13 @@ class Loader:
         spool_dir: str | os.PathLike[str],
         db: str | os.PathLike[str] | DuckDBTelemetryRepository,
         *,
-        batch_events: int = 100_000,
-        batch_bytes: int = 64 << 20,
+        batch_events: int = 200_000,
+        batch_bytes: int = 96 << 20,
         max_line_bytes: int = 8 << 20,
         max_attempts: int = 3,
         keep_loaded_for: float | None = None,
         memory_limit: str | None = "1GB",
+        workers: int | None = None,
         durable: bool = True,
         progress: ProgressCallback | None = None,
     ) -> None:
@@ -104,6 +138,8 @@ class Loader:
                 raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}")
         if keep_loaded_for is not None and keep_loaded_for < 0:
             raise ConfigurationError("keep_loaded_for must be >= 0 seconds or None")
+        if workers is not None and (not isinstance(workers, int) or workers < 0):
+            raise ConfigurationError("workers must be None or an int >= 0")
         self.layout = SpoolLayout(Path(spool_dir))
         self._db = db
         self.batch_events = batch_events
@@ -112,6 +148,7 @@ class Loader:
         self.max_attempts = max_attempts
         self.keep_loaded_for = keep_loaded_for
         self.memory_limit = memory_limit
+        self.workers = workers
         self.durable = durable
         self.progress = progress
         self._stop = threading.Event()
@@ -137,7 +174,7 @@ class Loader:
                 skipped = f"another loader (pid {lock.holder()}) is working on this spool"
             else:
                 try:
-                    skipped = self._run(tally)
+                    self._run(tally)
                 finally:
                     lock.release()
         except DatabaseLocked as exc:
@@ -164,7 +201,7 @@ class Loader:
             log.info("duckspool load: %s", report.summary())
         return report
 
-    def _run(self, tally: _Tally) -> str | None:
+    def _run(self, tally: _Tally) -> None:
         layout = self.layout
         layout.ensure(layout.active, layout.sealed, layout.quarantine, layout.tmp)
         recover(layout.root)
@@ -172,14 +209,13 @@ class Loader:
         self._purge_loaded()
         segments = self._sealed_segments()
         if not segments:
-            return None
+            return
         repo, owned = self._open_repository()
         try:
-            self._load(repo, segments, tally, total=len(segments))
+            self._load(repo, segments, tally)
         finally:
             if owned:
                 repo.close()
-        return None
 
     def _open_repository(self) -> tuple[DuckDBTelemetryRepository, bool]:
         if isinstance(self._db, DuckDBTelemetryRepository):
@@ -192,116 +228,116 @@ class Loader:
         )
         return repo, True
 
-    def _sealed_segments(self) -> list[Path]:
+    def _sealed_segments(self) -> list[tuple[Path, int]]:
         found = []
         for path in self.layout.sealed.glob("*.jsonl"):
             try:
-                found.append((path.stat().st_mtime, path.name, path))
+                st = path.stat()
             except FileNotFoundError:
                 continue
+            found.append((st.st_mtime, path.name, path, st.st_size))
         found.sort()
-        return [p for _, _, p in found]
+        return [(p, size) for _, _, p, size in found]
+
+    # -- validation, in order, possibly in parallel --------------------------------------
+    def _pool_size(self, segments: list[tuple[Path, int]]) -> int:
+        if self.workers is not None:
+            return min(self.workers, len(segments))
+        total = sum(size for _, size in segments)
+        if len(segments) < _POOL_MIN_SEGMENTS or total < _POOL_MIN_BYTES:
+            return 0
+        return min(2, os.cpu_count() or 1, len(segments))
+
+    def _validated(self, segments: list[tuple[Path, int]]) -> Iterator[SegmentResult]:
+        """Validation results in segment order; workers run ahead by a bounded amount."""
+        args = [
+            (path, ordinal, self.layout.tmp, self.layout.quarantine, self.max_line_bytes)
+            for ordinal, (path, _) in enumerate(segments)
+        ]
+        workers = self._pool_size(segments)
+        if workers == 0:
+            for a in args:
+                if self._stop.is_set():
+                    return
+                yield _validate.validate_segment(*a)
+            return
+        # spawn, not fork: the loader may run inside a service with threads (a
+        # scheduler, DuckDB's own), and forking those is unsafe.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
+        ) as pool:
+            pending: deque[Future[SegmentResult]] = deque()
+            queue = iter(args)
+            try:
+                for a in queue:
+                    pending.append(pool.submit(_validate.validate_segment, *a))
+                    if len(pending) >= workers * 2:
+                        break
+                while pending:
+                    result = pending.popleft().result()
+                    if not self._stop.is_set():
+                        nxt = next(queue, None)
+                        if nxt is not None:
+                            pending.append(pool.submit(_validate.validate_segment, *nxt))
+                    yield result
+                    if self._stop.is_set():
+                        break
+            finally:
+                for future in pending:
+                    future.cancel()
+                for future in pending:
+                    if not future.cancelled():
+                        _discard_result(future.result())
 
     def _load(
         self,
         repo: DuckDBTelemetryRepository,
-        paths: list[Path],
+        segments: list[tuple[Path, int]],
         tally: _Tally,
         *,
-        total: int,
         single: bool = False,
     ) -> None:
         attempts = AttemptLog(self.layout.root / "loader-attempts.json")
-        batch: _Batch | None = None
-        for done, path in enumerate(paths, start=1):
-            if self._stop.is_set():
-                break
-            if batch is None:
-                batch = _Batch(repo.new_batch())
-            self._add_segment(repo, batch, path, tally, attempts)
+        total = len(segments)
+        batch = _Batch()
+        for done, result in enumerate(self._validated(segments), start=1):
+            self._add(repo, batch, result, tally, attempts)
             if single or batch.events >= self.batch_events or batch.bytes >= self.batch_bytes:
-                self._commit(repo, batch, tally, attempts, total=total)
-                batch = None
+                self._commit(repo, batch, tally, attempts)
+                batch = _Batch()
             if self.progress is not None:
                 self.progress(done, total)
-        if batch is not None:
-            self._commit(repo, batch, tally, attempts, total=total)
+        self._commit(repo, batch, tally, attempts)
 
-    def _add_segment(
+    def _add(
         self,
         repo: DuckDBTelemetryRepository,
         batch: _Batch,
-        path: Path,
+        result: SegmentResult,
         tally: _Tally,
         attempts: AttemptLog,
     ) -> None:
-        try:
-            key, size = segment_key(path)
-        except FileNotFoundError:
+        if result.error is not None:
+            if result.path.exists():
+                self._failed(result.path, result.error, tally, attempts)
             return
-        except OSError as exc:
-            self._failed(path, f"cannot read: {exc}", tally, attempts)
+        in_batch = batch.holds(result.key)
+        if in_batch or repo.loaded_segments([result.key]):
+            # A byte-identical copy, or loaded before a crash stopped us removing it.
+            _discard_result(result)
+            if in_batch:
+                batch.copies.append(result.path)
+            else:
+                tally.already += 1
+                self._dispose(result.path)
             return
-        if any(s.key == key for s in batch.segments):
-            batch.copies.append(path)
-            return
-        if repo.loaded_segments([key]):
-            # Loaded before a crash stopped us removing it: remove it now, unread.
-            tally.already += 1
-            self._dispose(path)
-            return
-        segment = _Segment(path, key, size, QuarantineWriter(self.layout.quarantine, path, key))
-        index = len(batch.segments)
-        mark = batch.staged.mark()
-        try:
-            self._read_segment(batch.staged, segment, index)
-        except Exception as exc:  # noqa: BLE001 - one bad segment must not stop the others
-            batch.staged.rollback(mark)
-            segment.quarantine.discard()
-            self._failed(path, f"{type(exc).__name__}: {exc}", tally, attempts)
-            return
-        batch.segments.append(segment)
-        batch.events += segment.events
-        batch.bytes += segment.size
-
-    def _read_segment(self, staged: StagedBatch, segment: _Segment, index: int) -> None:
-        quarantine = segment.quarantine
-        max_line = self.max_line_bytes
-        with segment.path.open("rb") as fh:
-            for line in iter_lines(fh, max_line):
-                segment.lines += 1
-                data = line.data
-                if data is None:
-                    quarantine.add(
-                        line.number,
-                        OVERSIZE,
-                        f"line is {line.length} bytes; the limit is {max_line}",
-                        None,
-                        line.offset,
-                        line.length,
-                    )
-                    continue
-                if not data or data.isspace():
-                    continue
-                try:
-                    event = parse_line(data)
-                except LineRejected as exc:
-                    if line.terminated:
-                        quarantine.add(line.number, exc.reason, exc.detail, data)
-                    else:
-                        quarantine.add(
-                            line.number,
-                            TRUNCATED,
-                            f"last line has no newline (torn write): {exc.detail}",
-                            data,
-                        )
-                    continue
-                try:
-                    staged.add(event, index, line.number)
-                except TypeError as exc:
-                    quarantine.add(line.number, UNSTORABLE, f"payload: {exc}", data)
-                    continue
-                segment.events += 1
+        batch.results.append(result)
+        batch.quarantines[result.ordinal] = QuarantineWriter(
+            self.layout.quarantine, result.path, result.key, adopt=Counter(result.reasons)
+        )
+        batch.events += result.events
+        batch.bytes += result.size
 
     def _commit(
         self,
@@ -309,74 +345,71 @@ class Loader:
         batch: _Batch,
         tally: _Tally,
         attempts: AttemptLog,
-        *,
-        total: int,
     ) -> None:
+        results = batch.results
         loads = [
-            SegmentLoad(s.key, s.path.name, s.size, s.lines, s.events, s.quarantine.count)
-            for s in batch.segments
+            SegmentLoad(
+                r.ordinal, r.key, r.path.name, r.size, r.lines, r.events, sum(r.reasons.values())
+            )
+            for r in results
         ]
+        by_ordinal = {r.ordinal: r for r in results}
 
         def before_commit(conflicts: tuple[Conflict, ...]) -> None:
-            by_segment: dict[int, dict[int, Conflict]] = defaultdict(dict)
+            found: dict[int, dict[int, Conflict]] = defaultdict(dict)
             for conflict in conflicts:
-                by_segment[conflict.segment][conflict.line_no] = conflict
-            for index, found in by_segment.items():
-                self._quarantine_conflicts(batch.segments[index], found)
-            for segment in batch.segments:
-                segment.quarantine.publish(durable=self.durable)
+                found[conflict.segment][conflict.line_no] = conflict
+            for ordinal, lines in found.items():
+                self._quarantine_conflicts(by_ordinal[ordinal], batch.quarantines[ordinal], lines)
+            for quarantine in batch.quarantines.values():
+                quarantine.publish(durable=self.durable)
 
         try:
-            if batch.segments:
-                result = repo.commit_batch(batch.staged, loads, before_commit)
+            if results:
+                files = [r.staged for r in results if r.staged is not None]
+                outcome = repo.commit_batch(files, loads, before_commit)
         except DatabaseLocked:
             self._discard(batch)
             raise
         except DuckspoolError as exc:
             self._discard(batch)
-            if len(batch.segments) > 1:
+            if len(results) > 1:
                 # Find the culprit: load the segments of this batch one by one.
                 log.warning(
-                    "batch of %d segments failed (%s); retrying one at a time",
-                    len(batch.segments),
-                    exc,
+                    "batch of %d segments failed (%s); retrying one at a time", len(results), exc
                 )
-                self._load(
-                    repo,
-                    [s.path for s in batch.segments] + batch.copies,
-                    tally,
-                    total=total,
-                    single=True,
-                )
-            elif batch.segments:
-                self._failed(batch.segments[0].path, str(exc), tally, attempts)
+                retry = [(r.path, r.size) for r in results] + [(p, 0) for p in batch.copies]
+                self._load(repo, retry, tally, single=True)
+            elif results:
+                self._failed(results[0].path, str(exc), tally, attempts)
             return
-        finally:
-            batch.staged.close()
-        if batch.segments:
-            tally.inserted += result.inserted
-            tally.duplicates += result.duplicates
-            if result.conflicts:
-                tally.quarantined[ID_CONFLICT] += len(result.conflicts)
-        for segment in batch.segments:
+        for r in results:
+            _discard_result(r)
+        if results:
+            tally.inserted += outcome.inserted
+            tally.duplicates += outcome.duplicates
+            if outcome.conflicts:
+                tally.quarantined[ID_CONFLICT] += len(outcome.conflicts)
+        for r in results:
             tally.loaded += 1
-            tally.lines += segment.lines
-            tally.bytes += segment.size
-            for reason, count in segment.quarantine.reasons.items():
-                if reason != ID_CONFLICT:  # counted from the result above
-                    tally.quarantined[reason] += count
-            attempts.forget(segment.path.name)
-            self._dispose(segment.path)
+            tally.lines += r.lines
+            tally.bytes += r.size
+            for reason, count in r.reasons.items():
+                tally.quarantined[reason] += count
+            attempts.forget(r.path.name)
+            self._dispose(r.path)
         for copy in batch.copies:
             tally.already += 1
             self._dispose(copy)
 
-    def _quarantine_conflicts(self, segment: _Segment, found: dict[int, Conflict]) -> None:
-        with segment.path.open("rb") as fh:
+    def _quarantine_conflicts(
+        self, result: SegmentResult, quarantine: QuarantineWriter, found: dict[int, Conflict]
+    ) -> None:
+        with result.path.open("rb") as fh:
             for line in iter_lines(fh, self.max_line_bytes):
                 conflict = found.get(line.number)
                 if conflict is not None:
-                    segment.quarantine.add(
+                    quarantine.add(
                         line.number,
                         ID_CONFLICT,
                         f"id {conflict.event_id} is already stored with different content; "
@@ -387,8 +420,10 @@ class Loader:
 
     @staticmethod
     def _discard(batch: _Batch) -> None:
-        for segment in batch.segments:
-            segment.quarantine.discard()
+        for result in batch.results:
+            _discard_result(result)
+        for quarantine in batch.quarantines.values():
+            quarantine.discard()
 
     def _failed(self, path: Path, error: str, tally: _Tally, attempts: AttemptLog) -> None:
         count = attempts.failed(path.name, error)
@@ -447,3 +482,8 @@ class Loader:
                     path.unlink()
             except FileNotFoundError:
                 continue
+
+
+def _discard_result(result: SegmentResult) -> None:
+    if result.staged is not None:
+        result.staged.unlink(missing_ok=True)

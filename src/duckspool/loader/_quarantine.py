@@ -66,13 +66,23 @@ def raw_bytes(record: QuarantineRecord) -> bytes:
 class QuarantineWriter:
     """Collects the rejected lines of one segment; nothing is visible until ``publish()``."""
 
-    def __init__(self, directory: Path, segment: Path, key: str, file_mode: int = 0o600) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        segment: Path,
+        key: str,
+        file_mode: int = 0o600,
+        *,
+        adopt: Counter[str] | None = None,
+    ) -> None:
+        """``adopt``: continue the unpublished records another process wrote (their counts)."""
         self.directory = directory
         self.segment = segment
         self.key = key
         self.file_mode = file_mode
-        self.count = 0
-        self.reasons: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter(adopt or {})
+        self.count = sum(self.reasons.values())
+        self._append = adopt is not None
         stem = segment.name.removesuffix(".jsonl")
         self.name = f"{stem}.{key[:16]}"
         self.path = directory / f"{self.name}.jsonl"
@@ -83,9 +93,9 @@ class QuarantineWriter:
     def _open(self) -> IO[bytes]:
         if self._file is None:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(
-                self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, self.file_mode
-            )
+            mode = os.O_APPEND if self._append else os.O_TRUNC
+            fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | mode | os.O_CLOEXEC, self.file_mode)
+            self._append = True  # reopening must never cut what is already written
             self._file = os.fdopen(fd, "wb")
         return self._file
 
@@ -128,23 +138,28 @@ class QuarantineWriter:
         self.count += 1
         self.reasons[reason] += 1
 
+    def close(self) -> None:
+        """Flush and close the unpublished records, leaving them for ``publish``."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
     def publish(self, *, durable: bool = True) -> None:
         """Make the records visible (fsync, then atomic rename). No-op when there are none."""
-        if self._file is None:
+        if not self.count:
             return
+        self._open()
+        assert self._file is not None
         self._file.flush()
         if durable:
             os.fsync(self._file.fileno())
-        self._file.close()
-        self._file = None
+        self.close()
         os.rename(self._tmp, self.path)
 
     def discard(self) -> None:
         """Forget unpublished records (the batch did not commit)."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-            self._tmp.unlink(missing_ok=True)
+        self.close()
+        self._tmp.unlink(missing_ok=True)
 
 
 def iter_records(directory: Path) -> Iterator[QuarantineRecord]:

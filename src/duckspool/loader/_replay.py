@@ -39,8 +39,10 @@ def replay_quarantine(spool_dir: str | os.PathLike[str]) -> ReplayResult:
     layout = SpoolLayout(Path(spool_dir))
     lock = SpoolLock(layout.root)
     if not lock.acquire():
-        raise RuntimeError(f"a loader (pid {lock.holder()}) is running on {layout.root}; "
-                           "retry when it has finished")
+        raise RuntimeError(
+            f"a loader (pid {lock.holder()}) is running on {layout.root}; "
+            "retry when it has finished"
+        )
     try:
         return _replay(layout)
     finally:

@@ -47,8 +47,12 @@ def _write_lock(path: str) -> threading.RLock:
 
 @dataclass(frozen=True, slots=True)
 class SegmentLoad:
-    """A spool segment to record in the load ledger with the batch that holds its rows."""
+    """A spool segment to record in the load ledger with the batch that holds its rows.
 
+    ``ordinal`` is the ``_s`` value its staged rows carry.
+    """
+
+    ordinal: int
     key: str
     name: str
     size_bytes: int
@@ -157,7 +161,8 @@ class DuckDBTelemetryRepository:
         with self.new_batch() as batch:
             for event in events:
                 batch.add(event)
-            result = self.commit_batch(batch, ())
+            batch.finish()
+            result = self.commit_batch([batch.path] if batch.rows else [])
         return SaveResult(
             inserted=result.inserted,
             duplicates=result.duplicates,
@@ -166,27 +171,26 @@ class DuckDBTelemetryRepository:
 
     def commit_batch(
         self,
-        batch: StagedBatch,
-        segments: Sequence[SegmentLoad],
+        files: Sequence[Path],
+        segments: Sequence[SegmentLoad] = (),
         before_commit: Callable[[tuple[Conflict, ...]], None] | None = None,
     ) -> BatchResult:
-        """Insert a staged batch and record ``segments`` in the ledger, in one transaction.
+        """Insert staged files and record ``segments`` in the ledger, in one transaction.
 
-        Rows whose id is already stored, or staged earlier in the batch, are
-        skipped; ``before_commit`` sees the id conflicts and may raise to roll
-        everything back. A segment already in the ledger raises
-        :class:`RepositoryError` (the primary key refuses it) and nothing commits.
+        Rows whose id is already stored, or staged earlier in the batch (by
+        ``_s`` then ``_n``), are skipped; ``before_commit`` sees the id conflicts
+        and may raise to roll everything back. A segment already in the ledger
+        raises :class:`RepositoryError` (its primary key refuses it) and nothing
+        commits.
         """
         if self.read_only:
             raise RepositoryError(f"repository for {self.path} is read-only")
-        batch.finish()
-        names: list[str | None] = [s.name for s in segments] or [None]
         with self._write_lock:
             cur = self.cursor()
             try:
                 cur.execute("BEGIN TRANSACTION")
                 try:
-                    result = self._insert_staged(cur, batch, names)
+                    result = self._insert_staged(cur, files, segments)
                     self._record_segments(cur, segments, result)
                     if before_commit is not None:
                         before_commit(result.conflicts)
@@ -201,15 +205,25 @@ class DuckDBTelemetryRepository:
         return result
 
     def _insert_staged(
-        self, cur: duckdb.DuckDBPyConnection, batch: StagedBatch, names: list[str | None]
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        files: Sequence[Path],
+        segments: Sequence[SegmentLoad],
     ) -> BatchResult:
-        if batch.rows == 0:
+        if not files:
             return BatchResult(0, 0, ())
         columns = ", ".join(f"'{k}': '{v}'" for k, v in STAGED_COLUMNS.items())
         source = _READ_JSON.format(max_size=self._max_object, columns=columns)
         cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE _ds_stage AS SELECT * FROM {source}", [str(batch.path)]
+            f"CREATE OR REPLACE TEMP TABLE _ds_stage AS SELECT * FROM {source}",
+            [[str(f) for f in files]],
         )
+        staged, lo, hi = cur.execute(
+            "SELECT count(*), min(id)::VARCHAR, max(id)::VARCHAR FROM _ds_stage"
+        ).fetchone() or (0, None, None)
+        if not staged:
+            cur.execute("DROP TABLE _ds_stage")
+            return BatchResult(0, 0, ())
         cur.execute(
             "CREATE OR REPLACE TEMP TABLE _ds_first AS SELECT * FROM _ds_stage "
             "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _s, _n) = 1"
@@ -220,7 +234,7 @@ class DuckDBTelemetryRepository:
             "CREATE OR REPLACE TEMP TABLE _ds_existing AS "
             "SELECT t.id, t.content_hash FROM telemetry_events t "
             "WHERE t.id BETWEEN ?::UUID AND ?::UUID AND t.id IN (SELECT id FROM _ds_first)",
-            [str(uuid.UUID(int=batch.min_id or 0)), str(uuid.UUID(int=batch.max_id or 0))],
+            [lo, hi],
         )
         conflicts = tuple(
             Conflict(int(s), int(n), i)
@@ -234,12 +248,12 @@ class DuckDBTelemetryRepository:
             "INSERT INTO telemetry_events SELECT f.id, f.eventType, "
             "split_part(f.eventType, '.', 1), f.sessionId, f.userId, f.productId, "
             "f.correlationId, f.timestamp, f.schemaVersion, f.payload, f._h, "
-            "list_extract(?::VARCHAR[], f._s + 1), ? "
-            "FROM _ds_first f ANTI JOIN _ds_existing e ON f.id = e.id ORDER BY f.id",
-            [names, datetime.now(UTC)],
+            "map_extract_value(MAP(?::INTEGER[], ?::VARCHAR[]), f._s), ? "
+            "FROM _ds_first f ANTI JOIN _ds_existing e ON f.id = e.id",
+            [[s.ordinal for s in segments], [s.name for s in segments], datetime.now(UTC)],
         ).fetchone()
         count = int(inserted[0]) if inserted else 0
-        duplicates = batch.rows - count - len(conflicts)
+        duplicates = int(staged) - count - len(conflicts)
         for table in ("_ds_stage", "_ds_first", "_ds_existing"):
             cur.execute(f"DROP TABLE {table}")
         return BatchResult(count, duplicates, conflicts)

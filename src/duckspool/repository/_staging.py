@@ -75,8 +75,6 @@ class StagedBatch:
         self._file: IO[bytes] = os.fdopen(fd, "wb", buffering=1 << 20)
         self.rows = 0
         self.bytes = 0
-        self.min_id: int | None = None
-        self.max_id: int | None = None
 
     def add(self, event: TelemetryEvent, segment: int = 0, line_no: int = 0) -> None:
         """Stage one event; raises ``TypeError`` if its payload cannot be stored as JSON."""
@@ -90,22 +88,6 @@ class StagedBatch:
         self._file.write(staged)
         self.rows += 1
         self.bytes += len(staged)
-        value = event.id.int
-        if self.min_id is None or value < self.min_id:
-            self.min_id = value
-        if self.max_id is None or value > self.max_id:
-            self.max_id = value
-
-    def mark(self) -> tuple[int, int]:
-        """A point to :meth:`rollback` to (position and row count)."""
-        return self.bytes, self.rows
-
-    def rollback(self, mark: tuple[int, int]) -> None:
-        """Forget every row staged after ``mark`` (the id range may stay wider: harmless)."""
-        self._file.flush()
-        self._file.truncate(mark[0])
-        self._file.seek(mark[0])
-        self.bytes, self.rows = mark
 
     def finish(self) -> None:
         """Flush the file so DuckDB sees every staged line."""

@@ -185,9 +185,9 @@ class Emitter:
                 return
             ring = self._ring
             with self._lock:
-                if (
-                    ring.lines < self.max_buffer_events and ring.put(line)
-                ) or self._wait_for_room(line):
+                if (ring.lines < self.max_buffer_events and ring.put(line)) or self._wait_for_room(
+                    line
+                ):
                     full = False
                     self._accepted += 1
                     wake = ring.bytes >= self._wake_bytes or ring.lines >= self._wake_events
@@ -315,9 +315,8 @@ class Emitter:
         """A snapshot of the counts (see :class:`EmitterStats` for how they add up)."""
         with self._lock:
             return EmitterStats(
-                emitted=self._accepted + sum(
-                    n for r, n in self._dropped.items() if r not in _AFTER_ACCEPT
-                ),
+                emitted=self._accepted
+                + sum(n for r, n in self._dropped.items() if r not in _AFTER_ACCEPT),
                 accepted=self._accepted,
                 written=self._written,
                 pending=self._ring.lines,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 __all__ = ["LineRing"]
 
+
 class LineRing:
     """FIFO of newline-terminated lines in one bytearray."""
 
@@ -31,7 +32,7 @@ class LineRing:
         self.lines = 0  # unconsumed lines
 
     def put(self, line: bytes) -> bool:
-        """Append ``line``, which must end with a newline; False (nothing stored) if it won't fit."""
+        """Append ``line`` (ending in a newline); False, storing nothing, if it won't fit."""
         size = len(line)
         if not self.lines:
             self.tail = 0
