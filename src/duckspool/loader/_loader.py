@@ -13,14 +13,11 @@ that validation of the next segments overlaps DuckDB loading the current batch.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-import signal
 import threading
 import time
-from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections import Counter, defaultdict
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +29,7 @@ from duckspool.loader._quarantine import ID_CONFLICT, QuarantineWriter
 from duckspool.loader._reader import iter_lines
 from duckspool.loader._report import LoadReport
 from duckspool.loader._validate import SegmentResult
+from duckspool.loader._workers import WorkerPool
 from duckspool.repository import Conflict, DuckDBTelemetryRepository, SegmentLoad
 from duckspool.spool import SpoolLayout, recover
 
@@ -68,34 +66,6 @@ class _Tally:
         self.bytes = 0
         self.quarantined: Counter[str] = Counter()
         self.errors: list[str] = []
-
-
-def _init_worker(parent: int) -> None:
-    # Ctrl-C reaches the whole process group; only the loader itself decides to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # A worker must not outlive a loader killed with -9: it would hold the spool's
-    # files and its parent's pipes forever.
-    _die_with_parent(parent)
-
-
-def _die_with_parent(parent: int) -> None:
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # died before the prctl took hold
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="duckspool-worker-watchdog", daemon=True).start()
 
 
 class Loader:
@@ -261,34 +231,15 @@ class Loader:
                     return
                 yield _validate.validate_segment(*a)
             return
-        # spawn, not fork: the loader may run inside a service with threads (a
-        # scheduler, DuckDB's own), and forking those is unsafe.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
-        ) as pool:
-            pending: deque[Future[SegmentResult]] = deque()
-            queue = iter(args)
+        with WorkerPool(workers) as pool:
+            results: Generator[SegmentResult, None, None] = pool.run(args)
             try:
-                for a in queue:
-                    pending.append(pool.submit(_validate.validate_segment, *a))
-                    if len(pending) >= workers * 2:
-                        break
-                while pending:
-                    result = pending.popleft().result()
-                    if not self._stop.is_set():
-                        nxt = next(queue, None)
-                        if nxt is not None:
-                            pending.append(pool.submit(_validate.validate_segment, *nxt))
+                for result in results:
                     yield result
                     if self._stop.is_set():
                         break
             finally:
-                for future in pending:
-                    future.cancel()
-                for future in pending:
-                    if not future.cancelled():
-                        _discard_result(future.result())
+                results.close()  # discards what was validated ahead but not used
 
     def _load(
         self,

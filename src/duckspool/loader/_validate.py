@@ -14,10 +14,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from duckspool.contracts import LineRejected, TelemetryEvent, parse_line
+from duckspool.contracts import (
+    LineRejected,
+    TelemetryEvent,
+    canonical_line,
+    content_hash,
+    parse_line,
+)
 from duckspool.loader._quarantine import OVERSIZE, TRUNCATED, UNSTORABLE, QuarantineWriter
 from duckspool.loader._reader import iter_lines
-from duckspool.repository import canonical_line, content_hash
 
 __all__ = ["SegmentResult", "validate_segment"]
 

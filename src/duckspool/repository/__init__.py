@@ -8,7 +8,7 @@ from duckspool.repository._duckdb import (
     SegmentLoad,
 )
 from duckspool.repository._protocol import EventQuery, SaveResult, TelemetryRepository
-from duckspool.repository._staging import StagedBatch, canonical_line, content_hash
+from duckspool.repository._staging import StagedBatch
 
 __all__ = [
     "DEFAULT_STORAGE_VERSION",
@@ -20,7 +20,5 @@ __all__ = [
     "SegmentLoad",
     "StagedBatch",
     "TelemetryRepository",
-    "canonical_line",
-    "content_hash",
     "open_database",
 ]

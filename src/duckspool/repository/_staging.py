@@ -7,17 +7,14 @@ is garbage at once. DuckDB's ``read_json`` then parses the file in C++.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
 from typing import IO
 
-import orjson
+from duckspool.contracts import TelemetryEvent, canonical_line, content_hash
 
-from duckspool.contracts import TelemetryEvent
-
-__all__ = ["STAGED_COLUMNS", "StagedBatch", "canonical_line", "content_hash"]
+__all__ = ["STAGED_COLUMNS", "StagedBatch"]
 
 STAGED_COLUMNS = {
     "id": "UUID",
@@ -34,33 +31,6 @@ STAGED_COLUMNS = {
     "_n": "BIGINT",
 }
 """Column types of a staged line; ``_h`` content hash, ``_s`` segment index, ``_n`` line."""
-
-
-def canonical_line(event: TelemetryEvent) -> bytes:
-    """The event as JSON with every object's keys sorted, so equal events give equal bytes.
-
-    Raises ``TypeError`` when the payload holds what JSON cannot carry (an
-    integer past 64 bits, a non-JSON object).
-    """
-    return orjson.dumps(
-        {
-            "id": event.id,
-            "eventType": event.event_type,
-            "sessionId": event.session_id,
-            "userId": event.user_id,
-            "productId": event.product_id,
-            "correlationId": event.correlation_id,
-            "timestamp": event.timestamp,
-            "schemaVersion": event.schema_version,
-            "payload": event.payload,
-        },
-        option=orjson.OPT_UTC_Z | orjson.OPT_SORT_KEYS,
-    )
-
-
-def content_hash(canonical: bytes) -> int:
-    """A signed 64-bit hash of an event's canonical bytes (tells redelivery from collision)."""
-    return int.from_bytes(hashlib.blake2b(canonical, digest_size=8).digest(), "big", signed=True)
 
 
 class StagedBatch:
