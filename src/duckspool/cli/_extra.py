@@ -3,9 +3,47 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from duckspool.cli._commands import COMMANDS, add_location_options
 
 __all__ = ["register"]
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from duckspool.demo import main_from_cli
+
+    return main_from_cli(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from duckspool.repository import DuckDBTelemetryRepository, export_parquet
+
+    if not Path(args.db).exists():
+        print(f"nothing to export: {args.db} does not exist")
+        return 0
+    with DuckDBTelemetryRepository(args.db) as repo:
+        result = export_parquet(repo, args.to)
+    print(
+        f"exported {result.rows} row(s) to {result.target} (loaded up to {result.exported_until})"
+    )
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the optional sub-commands to ``sub`` (filled in as they are built)."""
+    """Add the demo and export sub-commands to ``sub``."""
+    p = sub.add_parser("demo", help="simulate a service, load its events and print a report")
+    add_location_options(p)
+    p.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="put the spool and database under DIR instead of --spool/--db",
+    )
+    p.add_argument("--events", type=int, default=20_000, help="about how many events to emit")
+    p.add_argument("--workers", type=int, default=2, help="emitting processes")
+    p = sub.add_parser("export", help="write new rows as Parquet partitioned by date/namespace")
+    add_location_options(p)
+    p.add_argument("--to", type=Path, required=True, help="target directory")
+    COMMANDS["demo"] = cmd_demo
+    COMMANDS["export"] = cmd_export

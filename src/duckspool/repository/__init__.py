@@ -7,6 +7,7 @@ from duckspool.repository._duckdb import (
     DuckDBTelemetryRepository,
     SegmentLoad,
 )
+from duckspool.repository._export import ExportResult, export_parquet
 from duckspool.repository._protocol import EventQuery, SaveResult, TelemetryRepository
 from duckspool.repository._staging import StagedBatch
 
@@ -16,9 +17,11 @@ __all__ = [
     "Conflict",
     "DuckDBTelemetryRepository",
     "EventQuery",
+    "ExportResult",
     "SaveResult",
     "SegmentLoad",
     "StagedBatch",
     "TelemetryRepository",
+    "export_parquet",
     "open_database",
 ]

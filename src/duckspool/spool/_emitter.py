@@ -58,6 +58,8 @@ class Emitter:
     - ``on_drop``: called with (reason, event) for each drop; its exceptions are swallowed.
     - ``clock``: a monotonic clock in seconds, for segment ages (tests inject one).
     - ``exit_timeout``: how long interpreter exit may spend flushing this emitter.
+    - ``close_timeout``: how long ``close()`` waits by default before giving up
+      on a disk that keeps failing.
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class Emitter:
         on_drop: DropCallback | None = None,
         clock: Callable[[], float] = time.monotonic,
         exit_timeout: float = 5.0,
+        close_timeout: float = 30.0,
         warn_interval: float = 60.0,
     ) -> None:
         _check_positive(
@@ -89,6 +92,7 @@ class Emitter:
             fsync_interval=fsync_interval,
             flush_interval=flush_interval,
             exit_timeout=exit_timeout,
+            close_timeout=close_timeout,
         )
         if fsync not in ("never", "interval", "always"):
             raise ConfigurationError(
@@ -118,6 +122,7 @@ class Emitter:
         self.file_mode = file_mode
         self.on_drop = on_drop
         self.exit_timeout = exit_timeout
+        self.close_timeout = close_timeout
         self.warn_interval = warn_interval
         self._clock = clock
         self._wake_bytes = max(max_buffer_bytes // 4, 1)
@@ -275,9 +280,12 @@ class Emitter:
     def close(self, timeout: float | None = None) -> None:
         """Flush, seal the active segment and stop the writer. Idempotent; never raises.
 
-        Events still unwritten when ``timeout`` runs out (a disk that keeps
-        failing) are counted as dropped (``unwritten_at_close``).
+        Events still unwritten when ``timeout`` (default ``close_timeout``) runs
+        out, because the disk keeps failing, are counted as dropped
+        (``unwritten_at_close``): closing never hangs the application.
         """
+        if timeout is None:
+            timeout = self.close_timeout
         try:
             with self._lock:
                 if self._closed:

@@ -59,6 +59,8 @@ class SpoolLayout:
 
     def ensure(self, *dirs: Path, mode: int = 0o700) -> None:
         """Create ``dirs`` (and the root) if missing; raises OSError if it cannot."""
+        if not self.root.parent.exists():
+            self.root.parent.mkdir(parents=True, exist_ok=True)
         for path in (self.root, *dirs):
             try:
                 path.mkdir(mode=mode)

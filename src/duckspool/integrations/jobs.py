@@ -1,0 +1,203 @@
+"""Job telemetry: ``job.run.started`` / ``job.run.completed`` / ``job.run.failed``.
+
+``track_job`` wraps a unit of work as a decorator or a context manager, sync or
+async; ``attach_job_listener`` does the same for every job of an APScheduler
+3.x scheduler. Jobs run outside any user session: unless a ``telemetry_context``
+says otherwise, their events carry ``userId`` "system" and ``sessionId``
+"job:<name>" (docs/event-namespaces.md). The job's own exception propagates
+unchanged; a telemetry failure never does.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, ParamSpec, TypeVar, overload
+
+from duckspool.contracts import current_context, uuid7
+from duckspool.integrations._emit import emit_safely
+from duckspool.spool import Emitter
+
+__all__ = [
+    "COMPLETED",
+    "FAILED",
+    "STARTED",
+    "JobRun",
+    "attach_job_listener",
+    "track_job",
+    "track_job_async",
+]
+
+STARTED = "job.run.started"
+COMPLETED = "job.run.completed"
+FAILED = "job.run.failed"
+SYSTEM_USER = "system"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class JobRun:
+    """One run of a job: emits started on ``begin()`` and completed/failed on ``end()``."""
+
+    def __init__(
+        self, job: str, *, run_id: str | None = None, emitter: Emitter | None = None, **extra: Any
+    ) -> None:
+        self.job = job
+        self.run_id = run_id or str(uuid7())
+        self.emitter = emitter
+        self.extra = extra
+        self._started = 0.0
+
+    def _emit(self, event_type: str, payload: dict[str, Any]) -> None:
+        ctx = current_context()
+        emit_safely(
+            event_type,
+            payload,
+            emitter=self.emitter,
+            session_id=ctx.session_id or f"job:{self.job}",
+            user_id=ctx.user_id or SYSTEM_USER,
+            correlation_id=ctx.correlation_id or self.run_id,
+        )
+
+    def begin(self) -> None:
+        self._started = time.monotonic()
+        self._emit(STARTED, {**self.extra, "job": self.job, "runId": self.run_id})
+
+    def end(self, error: BaseException | None = None) -> None:
+        duration = round((time.monotonic() - self._started) * 1000, 3)
+        payload: dict[str, Any] = {
+            **self.extra,
+            "job": self.job,
+            "runId": self.run_id,
+            "durationMs": duration,
+        }
+        if error is None:
+            payload["outcome"] = "success"
+            self._emit(COMPLETED, payload)
+        else:
+            payload["outcome"] = "failure"
+            payload["errorType"] = type(error).__qualname__
+            self._emit(FAILED, payload)
+
+
+@contextmanager
+def _sync_run(job: str, emitter: Emitter | None, extra: dict[str, Any]) -> Iterator[JobRun]:
+    run = JobRun(job, emitter=emitter, **extra)
+    run.begin()
+    try:
+        yield run
+    except BaseException as exc:
+        run.end(exc)
+        raise
+    run.end()
+
+
+@asynccontextmanager
+async def track_job_async(
+    job: str, *, emitter: Emitter | None = None, **extra: Any
+) -> AsyncIterator[JobRun]:
+    """``async with track_job_async("name"):`` — the async context-manager form."""
+    run = JobRun(job, emitter=emitter, **extra)
+    run.begin()
+    try:
+        yield run
+    except BaseException as exc:
+        run.end(exc)
+        raise
+    run.end()
+
+
+class track_job:  # used like a function: @track_job("x") / with track_job("x")
+    """Track a job as a decorator (sync or async functions) or a ``with`` block."""
+
+    def __init__(self, job: str, *, emitter: Emitter | None = None, **extra: Any) -> None:
+        self.job = job
+        self.emitter = emitter
+        self.extra = extra
+        self._local = threading.local()
+
+    @overload
+    def __call__(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]: ...
+    @overload
+    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]: ...
+
+    def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+                async with track_job_async(self.job, emitter=self.emitter, **self.extra):
+                    return await fn(*args, **kwargs)
+
+            return async_wrapper
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+            with _sync_run(self.job, self.emitter, self.extra):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    def __enter__(self) -> JobRun:
+        cm = _sync_run(self.job, self.emitter, self.extra)
+        stack = getattr(self._local, "stack", [])
+        stack.append(cm)
+        self._local.stack = stack
+        return cm.__enter__()
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        cm = self._local.stack.pop()
+        return bool(cm.__exit__(*exc))
+
+
+def attach_job_listener(scheduler: Any, *, emitter: Emitter | None = None) -> Callable[..., None]:
+    """Emit job.run.* events for every job an APScheduler 3.x scheduler runs.
+
+    Returns the listener (pass it to ``scheduler.remove_listener`` to detach).
+    """
+    from apscheduler.events import (
+        EVENT_JOB_ERROR,
+        EVENT_JOB_EXECUTED,
+        EVENT_JOB_MISSED,
+        EVENT_JOB_SUBMITTED,
+    )
+
+    runs: dict[tuple[str, Any], JobRun] = {}
+    lock = threading.Lock()
+
+    def listener(event: Any) -> None:
+        try:
+            job = scheduler.get_job(event.job_id)
+            name = job.name if job is not None else event.job_id
+            if event.code == EVENT_JOB_SUBMITTED:
+                for when in event.scheduled_run_times:
+                    started = JobRun(name, emitter=emitter, jobId=event.job_id)
+                    with lock:
+                        runs[(event.job_id, when)] = started
+                    started.begin()
+                return
+            with lock:
+                found = runs.pop((event.job_id, event.scheduled_run_time), None)
+            if found is None:  # submitted before the listener was attached
+                found = JobRun(name, emitter=emitter, jobId=event.job_id)
+                found._started = time.monotonic()
+            run: JobRun = found
+            if event.code == EVENT_JOB_EXECUTED:
+                run.end()
+            elif event.code == EVENT_JOB_ERROR:
+                run.end(event.exception or RuntimeError("job failed"))
+            elif event.code == EVENT_JOB_MISSED:
+                run.extra["missed"] = True
+                run.end(TimeoutError("missed its run time"))
+        except Exception:  # noqa: BLE001, S110 - a listener must never disturb the scheduler
+            pass
+
+    scheduler.add_listener(
+        listener, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+    )
+    return listener
