@@ -53,7 +53,7 @@ def known_dataset() -> list:
 def test_views_answer_like_hand_written_queries(db_path: Path) -> None:
     with DuckDBTelemetryRepository(db_path) as repo:
         repo.save_many(known_dataset())
-        q = lambda sql: repo.fetch(sql)[1]  # noqa: E731
+        q = lambda sql: repo.fetch(sql)[1]
         assert q("SELECT action, outcome, count(*) FROM auth_events GROUP BY ALL ORDER BY ALL") == \
             q("SELECT split_part(event_type, '.', 3), payload->>'outcome', count(*) "
               "FROM telemetry_events WHERE event_type LIKE 'action.auth.%' GROUP BY ALL ORDER BY ALL")
@@ -127,7 +127,7 @@ def test_demo_end_to_end_and_twice(tmp_path: Path) -> None:
     assert result.load.ok
     report = result.report
     with DuckDBTelemetryRepository(db, read_only=True) as repo:
-        q = lambda sql: repo.fetch(sql)[1][0][0]  # noqa: E731
+        q = lambda sql: repo.fetch(sql)[1][0][0]
         assert report["rows"] == q("SELECT count(*) FROM telemetry_events")
         assert report["by_namespace"]["exchange"] == q(
             "SELECT count(*) FROM telemetry_events WHERE namespace = 'exchange'")

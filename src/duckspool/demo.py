@@ -58,6 +58,12 @@ class _JobFailure(RuntimeError):
     """A simulated job failure."""
 
 
+def _pretend_to_work(rng: random.Random, job: str) -> None:
+    time.sleep(rng.uniform(0, 0.002))
+    if rng.random() < 0.1:
+        raise _JobFailure(job)
+
+
 def _simulate(worker: int, spool: str, budget: int, seed: int) -> int:
     """One worker process: emit about ``budget`` events; returns how many were accepted."""
     rng = random.Random(seed * 1000 + worker)
@@ -117,9 +123,7 @@ def _simulate(worker: int, spool: str, budget: int, seed: int) -> int:
                 job = rng.choice(JOBS)
                 try:
                     with track_job(job, emitter=emitter):
-                        time.sleep(rng.uniform(0, 0.002))
-                        if rng.random() < 0.1:
-                            raise _JobFailure(job)
+                        _pretend_to_work(rng, job)
                 except _JobFailure:
                     pass
             if n % 50 == 0:
