@@ -9,18 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
-from tests.conftest import (
-    load_vectors,
-    run_python,
-    sample_event,
-    spawn_python,
-    write_segment,
-)
 
 from duckspool import DuckDBTelemetryRepository, Loader, LoadReport, TelemetryEvent
 from duckspool.contracts import register_schema_version, unregister_schema_version
 from duckspool.loader import iter_records, raw_bytes, replay_quarantine
+from tests.conftest import (
+    load_vectors,
+    sample_event,
+    spawn_python,
+    write_segment,
+)
 
 
 def rows(db: Path) -> tuple[int, int]:
@@ -299,50 +297,6 @@ def test_run_once_reports_instead_of_raising(spool_dir: Path, tmp_path: Path) ->
     assert isinstance(report, LoadReport)
     assert not report.ok
     assert (spool_dir / "sealed" / "a.jsonl").exists()
-
-
-KILL_POINTS = {
-    # stage: (module, attribute path, loader workers)
-    "reading": ("duckspool.loader._validate", "_stage", 0),
-    "validating_in_workers": ("duckspool.loader._loader", "Loader._add", 2),
-    "in_transaction": ("duckspool.loader._quarantine", "QuarantineWriter.publish", 0),
-    "in_transaction_with_workers": ("duckspool.loader._quarantine",
-                                    "QuarantineWriter.publish", 2),
-    "after_commit": ("duckspool.loader._loader", "Loader._dispose", 0),
-}
-
-
-@pytest.mark.parametrize("point", list(KILL_POINTS))
-def test_kill_9_of_the_loader_then_a_normal_run_gives_exact_counts(
-    spool_dir: Path, db_path: Path, point: str,
-) -> None:
-    unique, bad = _backlog(spool_dir, 20_000, seed=7)
-    module, attribute, workers = KILL_POINTS[point]
-    code = f"""
-import os, signal, sys, importlib
-from duckspool import Loader
-owner = importlib.import_module({module!r})
-*path, name = {attribute!r}.split(".")
-for part in path:
-    owner = getattr(owner, part)
-original = getattr(owner, name)
-calls = [0]
-def killer(*a, **k):
-    calls[0] += 1
-    if calls[0] == 3:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return original(*a, **k)
-setattr(owner, name, killer)
-Loader(sys.argv[1], sys.argv[2], batch_events=2000, workers={workers}).run_once()
-"""
-    proc = run_python(code, str(spool_dir), str(db_path), check=False)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
-    report = Loader(spool_dir, db_path).run_once()
-    assert report.ok, report.errors
-    assert rows(db_path) == (unique, unique)
-    assert len(quarantine_reasons(spool_dir)) == bad
-    assert list((spool_dir / "sealed").glob("*.jsonl")) == []
-    assert list((spool_dir / "tmp").iterdir()) == []
 
 
 def test_parallel_validation_gives_the_same_result_as_inline(tmp_path: Path) -> None:

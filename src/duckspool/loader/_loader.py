@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import time
 from collections import Counter, defaultdict
@@ -150,8 +151,12 @@ class Loader:
         except DatabaseLocked as exc:
             skipped = f"database busy: {exc}"
         except Exception as exc:  # a pass reports, it never raises into a scheduler
-            log.exception("duckspool load pass failed")
-            tally.errors.append(f"{type(exc).__name__}: {exc}")
+            if environmental(str(exc)):
+                log.warning("duckspool load failed, will retry: %s", exc)
+                tally.errors.append(f"load failed, will retry: {exc}")
+            else:
+                log.exception("duckspool load pass failed")
+                tally.errors.append(f"{type(exc).__name__}: {exc}")
         report = LoadReport(
             segments_loaded=tally.loaded,
             segments_already_loaded=tally.already,
@@ -202,8 +207,13 @@ class Loader:
         found = []
         for path in self.layout.sealed.glob("*.jsonl"):
             try:
-                st = path.stat()
+                st = path.lstat()
             except FileNotFoundError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                # A FIFO would block the reader forever, a directory cannot be read:
+                # set aside at once rather than retried.
+                self._set_aside(path, "not a regular file", 0)
                 continue
             found.append((st.st_mtime, path.name, path, st.st_size))
         found.sort()
@@ -270,7 +280,9 @@ class Loader:
         attempts: AttemptLog,
     ) -> None:
         if result.error is not None:
-            if result.path.exists():
+            if environmental(result.error):
+                tally.errors.append(f"{result.path.name}: will retry: {result.error}")
+            elif result.path.exists():
                 self._failed(result.path, result.error, tally, attempts)
             return
         in_batch = batch.holds(result.key)
@@ -322,9 +334,13 @@ class Loader:
         except DatabaseLocked:
             self._discard(batch)
             raise
-        except DuckspoolError as exc:
+        except (DuckspoolError, OSError) as exc:
             self._discard(batch)
-            if len(results) > 1:
+            if environmental(str(exc)):
+                # Our disk or permissions, not the segments: retry them all next pass.
+                tally.errors.append(f"load failed, will retry: {exc}")
+                log.warning("duckspool load failed, will retry: %s", exc)
+            elif len(results) > 1:
                 # Find the culprit: load the segments of this batch one by one.
                 log.warning(
                     "batch of %d segments failed (%s); retrying one at a time", len(results), exc
@@ -397,7 +413,7 @@ class Loader:
         reason = failed / f"{path.name}.reason"
         fd = os.open(reason, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(f"set aside after {count} failed attempts\nlast error: {error}\n")
+            fh.write(f"set aside after {count} failed attempt(s)\nlast error: {error}\n")
         try:
             os.rename(path, failed / path.name)
         except FileNotFoundError:
@@ -433,6 +449,25 @@ class Loader:
                     path.unlink()
             except FileNotFoundError:
                 continue
+
+
+_ENVIRONMENTAL = (
+    "No space left on device",
+    "Disk quota exceeded",
+    "Read-only file system",
+    "Permission denied",
+    "File too large",
+    "Out of Memory Error",  # DuckDB past memory_limit with nowhere to spill
+)
+
+
+def environmental(error: str) -> bool:
+    """True for failures of our own disk or permissions, which no segment is to blame for.
+
+    Those never count towards setting a segment aside: a full disk must not
+    push good segments into ``failed/``.
+    """
+    return any(marker in error for marker in _ENVIRONMENTAL)
 
 
 def _discard_result(result: SegmentResult) -> None:

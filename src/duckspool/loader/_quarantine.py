@@ -140,9 +140,9 @@ class QuarantineWriter:
 
     def close(self) -> None:
         """Flush and close the unpublished records, leaving them for ``publish``."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
 
     def publish(self, *, durable: bool = True) -> None:
         """Make the records visible (fsync, then atomic rename). No-op when there are none."""
@@ -157,9 +157,16 @@ class QuarantineWriter:
         os.rename(self._tmp, self.path)
 
     def discard(self) -> None:
-        """Forget unpublished records (the batch did not commit)."""
-        self.close()
-        self._tmp.unlink(missing_ok=True)
+        """Forget unpublished records (the batch did not commit). Never raises."""
+        try:
+            self.close()
+        except OSError:  # a full disk refuses even the final flush
+            pass
+        self._file = None
+        try:
+            self._tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def iter_records(directory: Path) -> Iterator[QuarantineRecord]:

@@ -55,6 +55,7 @@ def validate_segment(
     Never raises: a failure to read the segment comes back in ``error``.
     """
     staged = staging_dir / f".duckspool-stage-{os.getpid()}-{ordinal}.jsonl"
+    quarantine: QuarantineWriter | None = None
     try:
         key, size = _segment_key(path)
         quarantine = QuarantineWriter(quarantine_dir, path, key)
@@ -62,6 +63,8 @@ def validate_segment(
         quarantine.close()
     except Exception as exc:  # noqa: BLE001 - reported, and the segment retried later
         staged.unlink(missing_ok=True)
+        if quarantine is not None:
+            quarantine.discard()
         return SegmentResult(path, ordinal, error=f"{type(exc).__name__}: {exc}")
     if not events:
         staged.unlink(missing_ok=True)

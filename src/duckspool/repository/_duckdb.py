@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -196,7 +197,10 @@ class DuckDBTelemetryRepository:
                         before_commit(result.conflicts)
                     cur.execute("COMMIT")
                 except BaseException:
-                    cur.execute("ROLLBACK")
+                    # A failed COMMIT has already ended the transaction; the original
+                    # error is the one worth reporting, not "no transaction is active".
+                    with contextlib.suppress(duckdb.Error):
+                        cur.execute("ROLLBACK")
                     raise
             except duckdb.Error as exc:
                 raise RepositoryError(f"bulk insert into {self.path} failed: {exc}") from exc

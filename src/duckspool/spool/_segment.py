@@ -38,11 +38,10 @@ class ActiveSegment:
         self.created = created
         self.broken = False
         # Created under a hidden name, locked, then renamed into view: recover() never
-        # sees an unlocked segment of a live process.
+        # sees an unlocked segment of a live process. O_RDWR, not O_WRONLY: if the
+        # directory is deleted under us, read_complete() reads the lines back.
         hidden = active_dir / f".{name}.new"
-        fd = os.open(
-            hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, mode
-        )
+        fd = os.open(hidden, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, mode)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.fchmod(fd, mode)
