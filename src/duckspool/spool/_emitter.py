@@ -190,9 +190,7 @@ class Emitter:
                 return
             ring = self._ring
             with self._lock:
-                if (ring.lines < self.max_buffer_events and ring.put(line)) or self._wait_for_room(
-                    line
-                ):
+                if ring.put(line, self.max_buffer_events) or self._wait_for_room(line):
                     full = False
                     self._accepted += 1
                     wake = ring.bytes >= self._wake_bytes or ring.lines >= self._wake_events
@@ -219,7 +217,7 @@ class Emitter:
         deadline = time.monotonic() + self.block_timeout
         self._wake.set()
         ring = self._ring
-        while not (ring.lines < self.max_buffer_events and ring.put(line)):
+        while not ring.put(line, self.max_buffer_events):
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self._closing:
                 return False

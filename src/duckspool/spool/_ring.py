@@ -21,6 +21,9 @@ __all__ = ["LineRing"]
 class LineRing:
     """FIFO of newline-terminated lines in one bytearray."""
 
+    # Slots: put() runs once per emit(), and slot access is the cheapest there is.
+    __slots__ = ("buf", "bytes", "capacity", "end", "head", "lines", "tail", "view")
+
     def __init__(self, capacity: int) -> None:
         self.buf = bytearray(capacity)
         self.view = memoryview(self.buf)  # also pins the size: a resize would raise
@@ -31,10 +34,16 @@ class LineRing:
         self.bytes = 0  # unconsumed bytes (lines + newlines)
         self.lines = 0  # unconsumed lines
 
-    def put(self, line: bytes) -> bool:
-        """Append ``line`` (ending in a newline); False, storing nothing, if it won't fit."""
+    def put(self, line: bytes, max_lines: int) -> bool:
+        """Append ``line`` (ending in a newline); False, storing nothing, if it won't fit.
+
+        ``max_lines`` bounds the number of lines as ``capacity`` bounds the bytes.
+        """
+        lines = self.lines
+        if lines >= max_lines:
+            return False
         size = len(line)
-        if not self.lines:
+        if not lines:
             self.tail = 0
             self.end = -1
             head = 0
@@ -52,7 +61,7 @@ class LineRing:
         self.buf[head:stop] = line
         self.head = stop
         self.bytes += size
-        self.lines += 1
+        self.lines = lines + 1
         return True
 
     def regions(self) -> list[tuple[int, int]]:
