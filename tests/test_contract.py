@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from tests.conftest import load_vectors
 
 from duckspool import LineRejected, TelemetryEvent, make_event, parse_line, telemetry_context
 from duckspool.contracts import (
@@ -24,6 +23,7 @@ from duckspool.contracts import (
     uuid7,
     uuid7_time_ms,
 )
+from tests.conftest import load_vectors
 
 VECTORS = load_vectors()
 

@@ -14,11 +14,11 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import read_spool_lines, sample_event
 
 import duckspool
 from duckspool import ConfigurationError, DropReason, Emitter, EmitterStats, parse_line
 from duckspool.spool import SpoolLayout, parse_segment_name, recover
+from tests.conftest import read_spool_lines, sample_event
 
 
 def assert_adds_up(s: EmitterStats) -> None:

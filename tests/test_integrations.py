@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from tests.conftest import read_spool_lines
 
 from duckspool import DuckDBTelemetryRepository, Emitter, EventQuery, Loader, telemetry_context
 from duckspool.integrations import (
@@ -23,6 +22,7 @@ from duckspool.integrations import (
     track_job,
     track_job_async,
 )
+from tests.conftest import read_spool_lines
 
 
 def load(spool: Path, db: Path) -> DuckDBTelemetryRepository:

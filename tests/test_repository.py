@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.conftest import sample_event, spawn_python
 
 from duckspool import (
     DatabaseLocked,
@@ -19,6 +18,7 @@ from duckspool import (
     TelemetryRepository,
     make_event,
 )
+from tests.conftest import sample_event, spawn_python
 
 BACKENDS = ["duckdb-file", "duckdb-memory"]
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.conftest import read_spool_lines, run_python, spawn_python
 
 from duckspool import parse_line
 from duckspool.spool import recover
+from tests.conftest import read_spool_lines, run_python, spawn_python
 
 EMIT_PREAMBLE = """
 import os, sys, threading
