@@ -8,9 +8,7 @@ never held in memory.
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,11 +20,10 @@ from duckspool.contracts import (
     parse_line,
 )
 from duckspool.loader._quarantine import OVERSIZE, TRUNCATED, UNSTORABLE, QuarantineWriter
-from duckspool.loader._reader import iter_lines
+from duckspool.loader._reader import iter_lines, segment_key
 
 __all__ = ["SegmentResult", "validate_segment"]
 
-_BLOCK = 4 << 20
 _validate_json = TelemetryEvent.__pydantic_validator__.validate_json
 _CURRENT = TelemetryEvent.model_fields["schema_version"].default
 
@@ -57,7 +54,7 @@ def validate_segment(
     staged = staging_dir / f".duckspool-stage-{os.getpid()}-{ordinal}.jsonl"
     quarantine: QuarantineWriter | None = None
     try:
-        key, size = _segment_key(path)
+        key, size = segment_key(path)
         quarantine = QuarantineWriter(quarantine_dir, path, key)
         lines, events = _stage(path, ordinal, staged, quarantine, max_line_bytes)
         quarantine.close()
@@ -79,16 +76,6 @@ def validate_segment(
         events,
         dict(quarantine.reasons),
     )
-
-
-def _segment_key(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(_BLOCK):
-            digest.update(chunk)
-            size += len(chunk)
-    return f"{digest.hexdigest()}:{size}", size
 
 
 def _stage(
@@ -148,8 +135,3 @@ def _stage(
                 out.clear()
         sink.write(b"".join(out))
     return lines, events
-
-
-def reasons_counter(result: SegmentResult) -> Counter[str]:
-    """The result's quarantine counts as a Counter."""
-    return Counter(result.reasons)
