@@ -74,6 +74,16 @@ def _simulate(worker: int, spool: str, budget: int, seed: int) -> int:
             "trade", EXCHANGE_FLOW, initial="draft", emitter=emitter, error=machine_err
         )
         expire = SessionExpiryAdapter(emitter=emitter, product_id="demo-app")
+        for flag in ("new-checkout", "dark-mode"):
+            emitter.emit(
+                make_event(
+                    "launch.feature.enabled",
+                    {"flag": flag, "rollout": 0.5},
+                    session_id=f"deploy-{worker}",
+                    user_id="system",
+                    timestamp=start,
+                )
+            )
         n = 0
         while emitter.stats().emitted < budget:
             n += 1
@@ -111,6 +121,14 @@ def _simulate(worker: int, spool: str, budget: int, seed: int) -> int:
                         exchange.transition("draft")
                     except machine_err:
                         pass
+                    if exchange.state == "settled" and rng.random() < 0.3:
+                        emitter.emit(
+                            make_event(
+                                "review.exchange.rated",
+                                {"exchangeId": exchange.exchange_id, "rating": rng.randint(1, 5)},
+                                timestamp=t + timedelta(minutes=5),
+                            )
+                        )
                 age = rng.uniform(60, 7200)
                 end = at + timedelta(seconds=age)
                 if rng.random() < 0.7:
