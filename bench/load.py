@@ -159,7 +159,7 @@ def worker_prefill(db: Path, rows: int) -> dict[str, Any]:
             SELECT uuidv7(), 'action.auth.login', 'action', 'sess-' || (i % 100000),
                    'user-' || (i % 5000), 'prod-web', 'corr-' || i,
                    TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_milliseconds(i), 1,
-                   '{{"method":"password","mfa":true}}', (hash(i) >> 1)::BIGINT, 'prefill', now()
+                   '{{"method":"password","mfa":true}}', 'prefill', now()
             FROM range({rows}) t(i)
         """)
         cur.execute("CHECKPOINT")

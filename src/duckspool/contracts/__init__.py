@@ -3,7 +3,6 @@
 Knows nothing of files or DuckDB.
 """
 
-from duckspool.contracts._canonical import canonical_line, content_hash
 from duckspool.contracts._context import (
     TelemetryContext,
     current_context,
@@ -46,9 +45,7 @@ __all__ = [
     "LineRejected",
     "TelemetryContext",
     "TelemetryEvent",
-    "canonical_line",
     "check_event_type",
-    "content_hash",
     "current_context",
     "describe_validation_error",
     "known_schema_versions",

@@ -31,7 +31,12 @@ from duckspool.loader._reader import iter_lines
 from duckspool.loader._report import LoadReport
 from duckspool.loader._validate import SegmentResult
 from duckspool.loader._workers import WorkerPool
-from duckspool.repository import Conflict, DuckDBTelemetryRepository, SegmentLoad
+from duckspool.repository import (
+    Conflict,
+    DuckDBTelemetryRepository,
+    SegmentLoad,
+    StagedFile,
+)
 from duckspool.spool import SpoolLayout, recover
 
 __all__ = ["Loader"]
@@ -329,7 +334,7 @@ class Loader:
 
         try:
             if results:
-                files = [r.staged for r in results if r.staged is not None]
+                files = [StagedFile(r.staged, r.ordinal) for r in results if r.staged is not None]
                 outcome = repo.commit_batch(files, loads, before_commit)
         except DatabaseLocked:
             self._discard(batch)
@@ -471,5 +476,5 @@ def environmental(error: str) -> bool:
 
 
 def _discard_result(result: SegmentResult) -> None:
-    if result.staged is not None:
+    if result.staged is not None and not result.passthrough:
         result.staged.unlink(missing_ok=True)

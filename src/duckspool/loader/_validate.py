@@ -11,14 +11,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
-from duckspool.contracts import (
-    LineRejected,
-    TelemetryEvent,
-    canonical_line,
-    content_hash,
-    parse_line,
-)
+from duckspool.contracts import LineRejected, TelemetryEvent, parse_line
 from duckspool.loader._quarantine import OVERSIZE, TRUNCATED, UNSTORABLE, QuarantineWriter
 from duckspool.loader._reader import iter_lines, segment_key
 
@@ -42,6 +37,8 @@ class SegmentResult:
     events: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    passthrough: bool = False
+    """``staged`` is the segment itself (every line was a valid wire line): never delete it."""
 
 
 def validate_segment(
@@ -49,14 +46,16 @@ def validate_segment(
 ) -> SegmentResult:
     """Validate every line of ``path``; stage the valid ones, quarantine the rest (unpublished).
 
-    Never raises: a failure to read the segment comes back in ``error``.
+    When every line is a valid event already in the exact wire form (what the
+    emitter writes), nothing is copied: the segment itself is the staging file
+    (``passthrough``). Never raises: a failure comes back in ``error``.
     """
     staged = staging_dir / f".duckspool-stage-{os.getpid()}-{ordinal}.jsonl"
     quarantine: QuarantineWriter | None = None
     try:
         key, size = segment_key(path)
         quarantine = QuarantineWriter(quarantine_dir, path, key)
-        lines, events = _stage(path, ordinal, staged, quarantine, max_line_bytes)
+        lines, events, passthrough = _stage(path, staged, quarantine, max_line_bytes)
         quarantine.close()
     except Exception as exc:  # noqa: BLE001 - reported, and the segment retried later
         staged.unlink(missing_ok=True)
@@ -70,68 +69,113 @@ def validate_segment(
         ordinal,
         key,
         size,
-        staged if events else None,
+        (path if passthrough else staged) if events else None,
         events,
         lines,
         events,
         dict(quarantine.reasons),
+        passthrough=passthrough and events > 0,
     )
 
 
+class _Sink:
+    """The staging file, opened only once a segment turns out not to be passthrough."""
+
+    def __init__(self, path: Path, segment: Path) -> None:
+        self.path = path
+        self.segment = segment
+        self.out: list[bytes] = []
+        self.file: IO[bytes] | None = None
+
+    def start(self, upto: int) -> None:
+        """Open the file and copy lines 1..``upto`` (all valid wire lines) with their numbers."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self.file = os.fdopen(fd, "wb")
+        with self.segment.open("rb") as fh:
+            for number in range(1, upto + 1):
+                self.add(fh.readline().rstrip(b"\n"), number)
+
+    def add(self, wire: bytes, number: int) -> None:
+        self.out.append(b'%s,"_n":%d}\n' % (wire[:-1], number))
+        if len(self.out) >= 4096:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.file is not None and self.out:
+            self.file.write(b"".join(self.out))
+        self.out.clear()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            if self.file is not None:
+                self.file.close()
+
+
 def _stage(
-    path: Path, ordinal: int, staged: Path, quarantine: QuarantineWriter, max_line: int
-) -> tuple[int, int]:
+    path: Path, staged: Path, quarantine: QuarantineWriter, max_line: int
+) -> tuple[int, int, bool]:
+    """Validate ``path``; returns (lines, events, passthrough)."""
     lines = events = 0
-    out: list[bytes] = []
-    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "wb") as sink, path.open("rb") as fh:
-        for line in iter_lines(fh, max_line):
-            lines += 1
-            data = line.data
-            if data is None:
+    sink = _Sink(staged, path)
+    try:
+        with path.open("rb") as fh:
+            for line in iter_lines(fh, max_line):
+                lines += 1
+                data = line.data
+                if data is None:
+                    quarantine.add(
+                        line.number,
+                        OVERSIZE,
+                        f"line is {line.length} bytes; the limit is {max_line}",
+                        None,
+                        line.offset,
+                        line.length,
+                    )
+                elif not data or data.isspace():
+                    pass  # skipped, not quarantined
+                else:
+                    wire = _validated_wire(data, line.number, line.terminated, quarantine)
+                    if wire is not None:
+                        events += 1
+                        if sink.file is None and wire == data:
+                            continue  # still passthrough: nothing to copy
+                        if sink.file is None:
+                            sink.start(line.number - 1)
+                        sink.add(wire, line.number)
+                        continue
+                # Anything but a valid wire line ends passthrough for this segment.
+                if sink.file is None:
+                    sink.start(line.number - 1)
+    finally:
+        sink.close()
+    return lines, events, sink.file is None
+
+
+def _validated_wire(
+    data: bytes, number: int, terminated: bool, quarantine: QuarantineWriter
+) -> bytes | None:
+    """The event's wire form if ``data`` is valid, else None (and the line is quarantined)."""
+    try:
+        # The contract's fast path inline; parse_line only for what it rejects or
+        # must convert (it also says why).
+        event: TelemetryEvent = _validate_json(data)
+        if event.schema_version != _CURRENT:
+            event = parse_line(data)
+    except Exception:  # noqa: BLE001 - parse_line classifies it, and raises nothing else
+        try:
+            event = parse_line(data)
+        except LineRejected as exc:
+            if terminated:
+                quarantine.add(number, exc.reason, exc.detail, data)
+            else:
                 quarantine.add(
-                    line.number,
-                    OVERSIZE,
-                    f"line is {line.length} bytes; the limit is {max_line}",
-                    None,
-                    line.offset,
-                    line.length,
+                    number, TRUNCATED, f"last line has no newline (torn write): {exc.detail}", data
                 )
-                continue
-            if not data or data.isspace():
-                continue
-            try:
-                # The contract's fast path inline; parse_line only for what it rejects
-                # or must convert (it also says why).
-                event = _validate_json(data)
-                if event.schema_version != _CURRENT:
-                    event = parse_line(data)
-            except Exception:  # noqa: BLE001 - parse_line classifies it, and raises nothing else
-                try:
-                    event = parse_line(data)
-                except LineRejected as exc:
-                    if line.terminated:
-                        quarantine.add(line.number, exc.reason, exc.detail, data)
-                    else:
-                        quarantine.add(
-                            line.number,
-                            TRUNCATED,
-                            f"last line has no newline (torn write): {exc.detail}",
-                            data,
-                        )
-                    continue
-            try:
-                canonical = canonical_line(event)
-            except TypeError as exc:
-                quarantine.add(line.number, UNSTORABLE, f"payload: {exc}", data)
-                continue
-            out.append(
-                b'%s,"_h":%d,"_s":%d,"_n":%d}\n'
-                % (canonical[:-1], content_hash(canonical), ordinal, line.number)
-            )
-            events += 1
-            if len(out) >= 4096:
-                sink.write(b"".join(out))
-                out.clear()
-        sink.write(b"".join(out))
-    return lines, events
+            return None
+    try:
+        return event.to_json_line()
+    except TypeError as exc:
+        quarantine.add(number, UNSTORABLE, f"payload: {exc}", data)
+        return None

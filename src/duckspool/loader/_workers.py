@@ -123,7 +123,7 @@ class WorkerPool:
         finally:
             selector.close()
             for result in results.values():
-                if result.staged is not None:
+                if result.staged is not None and not result.passthrough:
                     result.staged.unlink(missing_ok=True)
 
     def close(self) -> None:
@@ -139,11 +139,11 @@ class WorkerPool:
                 # Results of segments validated ahead and never used: drop their staging.
                 for line in proc.stdout:
                     try:
-                        staged = _decode_result(line).staged
+                        result = _decode_result(line)
                     except (ValueError, TypeError):
                         continue
-                    if staged is not None:
-                        staged.unlink(missing_ok=True)
+                    if result.staged is not None and not result.passthrough:
+                        result.staged.unlink(missing_ok=True)
                 proc.stdout.close()
             try:
                 proc.wait(timeout=10)

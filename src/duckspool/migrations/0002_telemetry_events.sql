@@ -16,7 +16,6 @@ CREATE TABLE telemetry_events (
     occurred_at     TIMESTAMPTZ NOT NULL,
     schema_version  INTEGER NOT NULL,
     payload         JSON NOT NULL,
-    content_hash    BIGINT NOT NULL,          -- tells a redelivery from an id collision
     source_segment  VARCHAR,                  -- spool segment the row came from (NULL: saved directly)
     loaded_at       TIMESTAMPTZ NOT NULL
 );

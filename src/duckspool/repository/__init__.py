@@ -6,6 +6,7 @@ from duckspool.repository._duckdb import (
     Conflict,
     DuckDBTelemetryRepository,
     SegmentLoad,
+    StagedFile,
 )
 from duckspool.repository._export import ExportResult, export_parquet
 from duckspool.repository._protocol import EventQuery, SaveResult, TelemetryRepository
@@ -21,6 +22,7 @@ __all__ = [
     "SaveResult",
     "SegmentLoad",
     "StagedBatch",
+    "StagedFile",
     "TelemetryRepository",
     "export_parquet",
     "open_database",

@@ -21,7 +21,7 @@ from duckspool.repository._connection import DEFAULT_STORAGE_VERSION, open_datab
 from duckspool.repository._protocol import EventQuery, SaveResult
 from duckspool.repository._staging import STAGED_COLUMNS, StagedBatch
 
-__all__ = ["BatchResult", "Conflict", "DuckDBTelemetryRepository", "SegmentLoad"]
+__all__ = ["BatchResult", "Conflict", "DuckDBTelemetryRepository", "SegmentLoad", "StagedFile"]
 
 _EVENT_COLUMNS = (
     "id, event_type, session_id, user_id, product_id, correlation_id, occurred_at, "
@@ -29,7 +29,7 @@ _EVENT_COLUMNS = (
 )
 _READ_JSON = (
     "read_json(?, format = 'newline_delimited', maximum_object_size = {max_size}, "
-    "columns = {{{columns}}})"
+    "filename = true, columns = {{{columns}}})"
 )
 
 # DuckDB allows concurrent appends, and telemetry_events has no key to stop two of
@@ -60,6 +60,18 @@ class SegmentLoad:
     lines: int
     events: int
     quarantined: int
+
+
+@dataclass(frozen=True, slots=True)
+class StagedFile:
+    """A file for :meth:`DuckDBTelemetryRepository.commit_batch`: wire lines, maybe with ``_n``.
+
+    ``ordinal`` orders files within a batch (earlier wins a duplicate id) and
+    names the segment the rows came from (``SegmentLoad.ordinal``).
+    """
+
+    path: Path
+    ordinal: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +175,7 @@ class DuckDBTelemetryRepository:
             for event in events:
                 batch.add(event)
             batch.finish()
-            result = self.commit_batch([batch.path] if batch.rows else [])
+            result = self.commit_batch([StagedFile(batch.path, 0)] if batch.rows else [])
         return SaveResult(
             inserted=result.inserted,
             duplicates=result.duplicates,
@@ -172,7 +184,7 @@ class DuckDBTelemetryRepository:
 
     def commit_batch(
         self,
-        files: Sequence[Path],
+        files: Sequence[StagedFile],
         segments: Sequence[SegmentLoad] = (),
         before_commit: Callable[[tuple[Conflict, ...]], None] | None = None,
     ) -> BatchResult:
@@ -211,17 +223,27 @@ class DuckDBTelemetryRepository:
     def _insert_staged(
         self,
         cur: duckdb.DuckDBPyConnection,
-        files: Sequence[Path],
+        files: Sequence[StagedFile],
         segments: Sequence[SegmentLoad],
     ) -> BatchResult:
         if not files:
             return BatchResult(0, 0, ())
         columns = ", ".join(f"'{k}': '{v}'" for k, v in STAGED_COLUMNS.items())
         source = _READ_JSON.format(max_size=self._max_object, columns=columns)
+        # Row order within a file is its line order (DuckDB preserves insertion order),
+        # so a file read as is needs no line numbers of its own.
         cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE _ds_stage AS SELECT * FROM {source}",
-            [[str(f) for f in files]],
+            f"CREATE OR REPLACE TEMP TABLE _ds_read AS SELECT * FROM {source}",
+            [[str(f.path) for f in files]],
         )
+        cur.execute(
+            "CREATE OR REPLACE TEMP TABLE _ds_stage AS SELECT r.* EXCLUDE (filename, _n), "
+            "map_extract_value(MAP(?::VARCHAR[], ?::INTEGER[]), r.filename) AS _s, "
+            "coalesce(r._n, row_number() OVER (PARTITION BY r.filename ORDER BY r.rowid)) "
+            "AS _line FROM _ds_read r",
+            [[str(f.path) for f in files], [f.ordinal for f in files]],
+        )
+        cur.execute("DROP TABLE _ds_read")
         staged, lo, hi = cur.execute(
             "SELECT count(*), min(id)::VARCHAR, max(id)::VARCHAR FROM _ds_stage"
         ).fetchone() or (0, None, None)
@@ -230,28 +252,22 @@ class DuckDBTelemetryRepository:
             return BatchResult(0, 0, ())
         cur.execute(
             "CREATE OR REPLACE TEMP TABLE _ds_first AS SELECT * FROM _ds_stage "
-            "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _s, _n) = 1"
+            "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _s, _line) = 1"
         )
         # The id range bounds the probe: ids are time-ordered, so DuckDB's zone maps
         # skip every row group of history outside this batch's range.
         cur.execute(
-            "CREATE OR REPLACE TEMP TABLE _ds_existing AS "
-            "SELECT t.id, t.content_hash FROM telemetry_events t "
-            "WHERE t.id BETWEEN ?::UUID AND ?::UUID AND t.id IN (SELECT id FROM _ds_first)",
+            "CREATE OR REPLACE TEMP TABLE _ds_existing AS SELECT t.id, t.event_type, "
+            "t.session_id, t.user_id, t.product_id, t.correlation_id, t.occurred_at, "
+            "t.schema_version, t.payload FROM telemetry_events t "
+            "WHERE t.id BETWEEN ?::UUID AND ?::UUID AND t.id IN (SELECT id FROM _ds_stage)",
             [lo, hi],
         )
-        conflicts = tuple(
-            Conflict(int(s), int(n), i)
-            for s, n, i in cur.execute(
-                "SELECT s._s, s._n, s.id FROM _ds_stage s JOIN _ds_first f ON s.id = f.id "
-                "LEFT JOIN _ds_existing e ON s.id = e.id "
-                "WHERE s._h <> coalesce(e.content_hash, f._h) ORDER BY s._s, s._n"
-            ).fetchall()
-        )
+        conflicts = self._conflicts(cur)
         inserted = cur.execute(
             "INSERT INTO telemetry_events SELECT f.id, f.eventType, "
             "split_part(f.eventType, '.', 1), f.sessionId, f.userId, f.productId, "
-            "f.correlationId, f.timestamp, f.schemaVersion, f.payload, f._h, "
+            "f.correlationId, f.timestamp, f.schemaVersion, f.payload, "
             "map_extract_value(MAP(?::INTEGER[], ?::VARCHAR[]), f._s), ? "
             "FROM _ds_first f ANTI JOIN _ds_existing e ON f.id = e.id",
             [[s.ordinal for s in segments], [s.name for s in segments], datetime.now(UTC)],
@@ -261,6 +277,48 @@ class DuckDBTelemetryRepository:
         for table in ("_ds_stage", "_ds_first", "_ds_existing"):
             cur.execute(f"DROP TABLE {table}")
         return BatchResult(count, duplicates, conflicts)
+
+    @staticmethod
+    def _conflicts(cur: duckdb.DuckDBPyConnection) -> tuple[Conflict, ...]:
+        """Staged rows whose id is kept (stored, or staged earlier) with other content.
+
+        SQL finds candidates (any column differs as stored); Python then compares
+        payloads as JSON values, so the same payload with its keys in another
+        order is a duplicate, not a conflict. Candidates are rare: only ids seen
+        twice are compared at all.
+        """
+        rows = cur.execute(
+            "WITH kept AS ("
+            "  SELECT id, event_type, session_id, user_id, product_id, correlation_id, "
+            "         occurred_at, schema_version, payload FROM _ds_existing "
+            "  UNION ALL "
+            "  SELECT id, eventType, sessionId, userId, productId, correlationId, timestamp, "
+            "         schemaVersion, payload FROM _ds_first "
+            "  WHERE id NOT IN (SELECT id FROM _ds_existing)) "
+            "SELECT s._s, s._line, s.id, s.payload::VARCHAR, k.payload::VARCHAR, "
+            "       s.eventType IS DISTINCT FROM k.event_type "
+            "       OR s.sessionId IS DISTINCT FROM k.session_id "
+            "       OR s.userId IS DISTINCT FROM k.user_id "
+            "       OR s.productId IS DISTINCT FROM k.product_id "
+            "       OR s.correlationId IS DISTINCT FROM k.correlation_id "
+            "       OR s.timestamp IS DISTINCT FROM k.occurred_at "
+            "       OR s.schemaVersion IS DISTINCT FROM k.schema_version AS envelope_differs "
+            "FROM _ds_stage s JOIN kept k ON s.id = k.id "
+            "WHERE s.payload::VARCHAR IS DISTINCT FROM k.payload::VARCHAR "
+            "   OR s.eventType IS DISTINCT FROM k.event_type "
+            "   OR s.sessionId IS DISTINCT FROM k.session_id "
+            "   OR s.userId IS DISTINCT FROM k.user_id "
+            "   OR s.productId IS DISTINCT FROM k.product_id "
+            "   OR s.correlationId IS DISTINCT FROM k.correlation_id "
+            "   OR s.timestamp IS DISTINCT FROM k.occurred_at "
+            "   OR s.schemaVersion IS DISTINCT FROM k.schema_version "
+            "ORDER BY s._s, s._line"
+        ).fetchall()
+        return tuple(
+            Conflict(int(s if s is not None else 0), int(n), i)
+            for s, n, i, mine, theirs, envelope_differs in rows
+            if envelope_differs or orjson.loads(mine) != orjson.loads(theirs)
+        )
 
     @staticmethod
     def _record_segments(

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
-from duckspool.contracts import TelemetryEvent, canonical_line, content_hash
+from duckspool.contracts import TelemetryEvent
 
 __all__ = ["STAGED_COLUMNS", "StagedBatch"]
 
@@ -26,11 +26,10 @@ STAGED_COLUMNS = {
     "timestamp": "TIMESTAMPTZ",
     "schemaVersion": "INTEGER",
     "payload": "JSON",
-    "_h": "BIGINT",
-    "_s": "INTEGER",
     "_n": "BIGINT",
 }
-"""Column types of a staged line; ``_h`` content hash, ``_s`` segment index, ``_n`` line."""
+"""Column types of a staged line: the wire form, plus ``_n``, the line number in its
+segment (absent when the segment itself is read: its row order gives the number)."""
 
 
 class StagedBatch:
@@ -46,17 +45,11 @@ class StagedBatch:
         self.rows = 0
         self.bytes = 0
 
-    def add(self, event: TelemetryEvent, segment: int = 0, line_no: int = 0) -> None:
+    def add(self, event: TelemetryEvent) -> None:
         """Stage one event; raises ``TypeError`` if its payload cannot be stored as JSON."""
-        canonical = canonical_line(event)
-        staged = b'%s,"_h":%d,"_s":%d,"_n":%d}\n' % (
-            canonical[:-1],
-            content_hash(canonical),
-            segment,
-            line_no,
-        )
-        self._file.write(staged)
         self.rows += 1
+        staged = b'%s,"_n":%d}\n' % (event.to_json_line()[:-1], self.rows)
+        self._file.write(staged)
         self.bytes += len(staged)
 
     def finish(self) -> None:
