@@ -230,20 +230,13 @@ class DuckDBTelemetryRepository:
             return BatchResult(0, 0, ())
         columns = ", ".join(f"'{k}': '{v}'" for k, v in STAGED_COLUMNS.items())
         source = _READ_JSON.format(max_size=self._max_object, columns=columns)
-        # Row order within a file is its line order (DuckDB preserves insertion order),
-        # so a file read as is needs no line numbers of its own.
+        # One copy of the batch in memory: the rows as read. DuckDB preserves insertion
+        # order, so rowid follows the file list (in ordinal order) and each file's lines.
+        ordered = sorted(files, key=lambda f: f.ordinal)
         cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE _ds_read AS SELECT * FROM {source}",
-            [[str(f.path) for f in files]],
+            f"CREATE OR REPLACE TEMP TABLE _ds_stage AS SELECT * FROM {source}",
+            [[str(f.path) for f in ordered]],
         )
-        cur.execute(
-            "CREATE OR REPLACE TEMP TABLE _ds_stage AS SELECT r.* EXCLUDE (filename, _n), "
-            "map_extract_value(MAP(?::VARCHAR[], ?::INTEGER[]), r.filename) AS _s, "
-            "coalesce(r._n, row_number() OVER (PARTITION BY r.filename ORDER BY r.rowid)) "
-            "AS _line FROM _ds_read r",
-            [[str(f.path) for f in files], [f.ordinal for f in files]],
-        )
-        cur.execute("DROP TABLE _ds_read")
         staged, lo, hi = cur.execute(
             "SELECT count(*), min(id)::VARCHAR, max(id)::VARCHAR FROM _ds_stage"
         ).fetchone() or (0, None, None)
@@ -252,7 +245,7 @@ class DuckDBTelemetryRepository:
             return BatchResult(0, 0, ())
         cur.execute(
             "CREATE OR REPLACE TEMP TABLE _ds_first AS SELECT * FROM _ds_stage "
-            "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _s, _line) = 1"
+            "QUALIFY row_number() OVER (PARTITION BY id ORDER BY rowid) = 1"
         )
         # The id range bounds the probe: ids are time-ordered, so DuckDB's zone maps
         # skip every row group of history outside this batch's range.
@@ -263,14 +256,16 @@ class DuckDBTelemetryRepository:
             "WHERE t.id BETWEEN ?::UUID AND ?::UUID AND t.id IN (SELECT id FROM _ds_stage)",
             [lo, hi],
         )
-        conflicts = self._conflicts(cur)
+        paths = [str(f.path) for f in ordered]
+        conflicts = self._conflicts(cur, paths, [f.ordinal for f in ordered])
+        names = {s.ordinal: s.name for s in segments}
         inserted = cur.execute(
             "INSERT INTO telemetry_events SELECT f.id, f.eventType, "
             "split_part(f.eventType, '.', 1), f.sessionId, f.userId, f.productId, "
             "f.correlationId, f.timestamp, f.schemaVersion, f.payload, "
-            "map_extract_value(MAP(?::INTEGER[], ?::VARCHAR[]), f._s), ? "
+            "map_extract_value(MAP(?::VARCHAR[], ?::VARCHAR[]), f.filename), ? "
             "FROM _ds_first f ANTI JOIN _ds_existing e ON f.id = e.id",
-            [[s.ordinal for s in segments], [s.name for s in segments], datetime.now(UTC)],
+            [paths, [names.get(f.ordinal) for f in ordered], datetime.now(UTC)],
         ).fetchone()
         count = int(inserted[0]) if inserted else 0
         duplicates = int(staged) - count - len(conflicts)
@@ -279,7 +274,9 @@ class DuckDBTelemetryRepository:
         return BatchResult(count, duplicates, conflicts)
 
     @staticmethod
-    def _conflicts(cur: duckdb.DuckDBPyConnection) -> tuple[Conflict, ...]:
+    def _conflicts(
+        cur: duckdb.DuckDBPyConnection, paths: list[str], ordinals: list[int]
+    ) -> tuple[Conflict, ...]:
         """Staged rows whose id is kept (stored, or staged earlier) with other content.
 
         SQL finds candidates (any column differs as stored); Python then compares
@@ -294,8 +291,11 @@ class DuckDBTelemetryRepository:
             "  UNION ALL "
             "  SELECT id, eventType, sessionId, userId, productId, correlationId, timestamp, "
             "         schemaVersion, payload FROM _ds_first "
-            "  WHERE id NOT IN (SELECT id FROM _ds_existing)) "
-            "SELECT s._s, s._line, s.id, s.payload::VARCHAR, k.payload::VARCHAR, "
+            "  WHERE id NOT IN (SELECT id FROM _ds_existing)), "
+            "starts AS (SELECT filename, min(rowid) AS first FROM _ds_stage GROUP BY filename) "
+            "SELECT map_extract_value(MAP(?::VARCHAR[], ?::INTEGER[]), s.filename), "
+            "       coalesce(s._n, s.rowid - st.first + 1), "
+            "       s.id, s.payload::VARCHAR, k.payload::VARCHAR, "
             "       s.eventType IS DISTINCT FROM k.event_type "
             "       OR s.sessionId IS DISTINCT FROM k.session_id "
             "       OR s.userId IS DISTINCT FROM k.user_id "
@@ -304,6 +304,7 @@ class DuckDBTelemetryRepository:
             "       OR s.timestamp IS DISTINCT FROM k.occurred_at "
             "       OR s.schemaVersion IS DISTINCT FROM k.schema_version AS envelope_differs "
             "FROM _ds_stage s JOIN kept k ON s.id = k.id "
+            "JOIN starts st ON s.filename = st.filename "
             "WHERE s.payload::VARCHAR IS DISTINCT FROM k.payload::VARCHAR "
             "   OR s.eventType IS DISTINCT FROM k.event_type "
             "   OR s.sessionId IS DISTINCT FROM k.session_id "
@@ -312,7 +313,8 @@ class DuckDBTelemetryRepository:
             "   OR s.correlationId IS DISTINCT FROM k.correlation_id "
             "   OR s.timestamp IS DISTINCT FROM k.occurred_at "
             "   OR s.schemaVersion IS DISTINCT FROM k.schema_version "
-            "ORDER BY s._s, s._line"
+            "ORDER BY s.rowid",
+            [paths, ordinals],
         ).fetchall()
         return tuple(
             Conflict(int(s if s is not None else 0), int(n), i)
