@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -59,3 +61,11 @@ def git_revision() -> str:
                               text=True, check=False).stdout.strip() or "unknown"
     except OSError:
         return "unknown"
+
+
+def publish(result: dict[str, Any], path: Path | None) -> None:
+    """Print the results as JSON, and also write them to ``path`` when given."""
+    text = json.dumps(result, indent=2, default=str)
+    print(text)
+    if path is not None:
+        path.write_text(text)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import logging
 import logging.handlers
 import shutil
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import git_revision, machine, median, peak_rss_mib, percentile
+from _common import git_revision, machine, median, peak_rss_mib, percentile, publish
 from duckspool import Emitter, TelemetryEvent
 
 PAYLOAD = {
@@ -256,10 +255,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     result = run(args)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text)
+    publish(result, args.json)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ medians are reported, and ratios within the run.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -21,7 +20,7 @@ from typing import Any
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine
+from _common import machine, publish
 
 TABLE = """
 CREATE TABLE telemetry_events (
@@ -117,10 +116,7 @@ def main() -> None:
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text)
+    publish(result, args.json)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import orjson
 
-from _common import git_revision, machine, median, peak_rss_mib
+from _common import git_revision, machine, median, peak_rss_mib, publish
 
 SEGMENT_BYTES = 16 << 20
 COLUMNS = {
@@ -262,10 +262,7 @@ def main() -> None:
             r3 = candidate("duckspool", big, work, "x3")
             results["scale3"] = r3
             shutil.rmtree(big, ignore_errors=True)
-        text = json.dumps(results, indent=2, default=str)
-        print(text)
-        if args.json:
-            args.json.write_text(text)
+        publish(results, args.json)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
