@@ -14,8 +14,7 @@ import functools
 import inspect
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar, overload
 
 from duckspool.contracts import current_context, uuid7
@@ -68,6 +67,19 @@ class JobRun:
         self._started = time.monotonic()
         self._emit(STARTED, {**self.extra, "job": self.job, "runId": self.run_id})
 
+    def __enter__(self) -> JobRun:
+        self.begin()
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
+        self.end(error)  # the job's own exception propagates: nothing is returned
+
+    async def __aenter__(self) -> JobRun:
+        return self.__enter__()
+
+    async def __aexit__(self, kind: object, error: BaseException | None, tb: object) -> None:
+        self.__exit__(kind, error, tb)
+
     def end(self, error: BaseException | None = None) -> None:
         duration = round((time.monotonic() - self._started) * 1000, 3)
         payload: dict[str, Any] = {
@@ -85,31 +97,9 @@ class JobRun:
             self._emit(FAILED, payload)
 
 
-@contextmanager
-def _sync_run(job: str, emitter: Emitter | None, extra: dict[str, Any]) -> Iterator[JobRun]:
-    run = JobRun(job, emitter=emitter, **extra)
-    run.begin()
-    try:
-        yield run
-    except BaseException as exc:
-        run.end(exc)
-        raise
-    run.end()
-
-
-@asynccontextmanager
-async def track_job_async(
-    job: str, *, emitter: Emitter | None = None, **extra: Any
-) -> AsyncIterator[JobRun]:
+def track_job_async(job: str, *, emitter: Emitter | None = None, **extra: Any) -> JobRun:
     """``async with track_job_async("name"):`` — the async context-manager form."""
-    run = JobRun(job, emitter=emitter, **extra)
-    run.begin()
-    try:
-        yield run
-    except BaseException as exc:
-        run.end(exc)
-        raise
-    run.end()
+    return JobRun(job, emitter=emitter, **extra)
 
 
 class track_job:  # used like a function: @track_job("x") / with track_job("x")
@@ -138,21 +128,20 @@ class track_job:  # used like a function: @track_job("x") / with track_job("x")
 
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-            with _sync_run(self.job, self.emitter, self.extra):
+            with JobRun(self.job, emitter=self.emitter, **self.extra):
                 return fn(*args, **kwargs)
 
         return wrapper
 
     def __enter__(self) -> JobRun:
-        cm = _sync_run(self.job, self.emitter, self.extra)
+        run = JobRun(self.job, emitter=self.emitter, **self.extra)
         stack = getattr(self._local, "stack", [])
-        stack.append(cm)
+        stack.append(run)
         self._local.stack = stack
-        return cm.__enter__()
+        return run.__enter__()
 
-    def __exit__(self, *exc: Any) -> bool | None:
-        cm = self._local.stack.pop()
-        return bool(cm.__exit__(*exc))
+    def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
+        self._local.stack.pop().__exit__(kind, error, tb)
 
 
 def attach_job_listener(scheduler: Any, *, emitter: Emitter | None = None) -> Callable[..., None]:

@@ -43,14 +43,12 @@ class StagedBatch:
         self.path = Path(name)
         self._file: IO[bytes] = os.fdopen(fd, "wb", buffering=1 << 20)
         self.rows = 0
-        self.bytes = 0
 
     def add(self, event: TelemetryEvent) -> None:
         """Stage one event; raises ``TypeError`` if its payload cannot be stored as JSON."""
         self.rows += 1
         staged = b'%s,"_n":%d}\n' % (event.to_json_line()[:-1], self.rows)
         self._file.write(staged)
-        self.bytes += len(staged)
 
     def finish(self) -> None:
         """Flush the file so DuckDB sees every staged line."""
