@@ -100,12 +100,12 @@ def _verified_files(
             [list(listed)],
         ).fetchall()
     )
-    verified = []
-    for path, rows in listed.items():
-        if int(counts.get(path, -1)) != rows:
-            problems.append(f"{path} holds {counts.get(path)} row(s), its manifest says {rows}")
+    verified: list[str] = []
+    for name, rows in listed.items():
+        if int(counts.get(name, -1)) != rows:
+            problems.append(f"{name} holds {counts.get(name)} row(s), its manifest says {rows}")
         else:
-            verified.append(path)
+            verified.append(name)
     return verified, problems
 
 
