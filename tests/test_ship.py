@@ -154,7 +154,7 @@ def test_a_spool_held_by_a_loader_is_busy(spools: tuple[Path, Path]) -> None:
 def test_missing_or_identical_spools_are_refused(spools: tuple[Path, Path], tmp_path: Path) -> None:
     host, central = spools
     host_with_segments(host, 1)
-    with pytest.raises(ConfigurationError, match="central spool .* does not exist"):
+    with pytest.raises(ConfigurationError, match=r"central spool .* does not exist"):
         ship_segments(host, tmp_path / "nowhere")
     with pytest.raises(ConfigurationError, match="same directory"):
         ship_segments(host, host)
