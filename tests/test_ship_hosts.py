@@ -13,6 +13,7 @@ import random
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def test_three_hosts_ship_into_a_running_loader_with_kills_and_redelivery(tmp_pa
         shutil.copy2(p, stash / p.name)
 
     loader = subprocess.Popen(
-        ["duckspool", "run", "--spool", str(central), "--db", str(db), "--interval", "0.2"],
+        [sys.executable, "-m", "duckspool", "run", "--spool", str(central), "--db", str(db), "--interval", "0.2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")},
     )
