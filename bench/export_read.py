@@ -29,8 +29,8 @@ from duckspool import DuckDBTelemetryRepository, export_parquet
 from duckspool.demo import run_demo
 
 QUERY = (
-    "SELECT namespace, CAST(date AS VARCHAR) AS day, count(*) AS n, "
-    "count(DISTINCT user_id) AS users FROM t GROUP BY namespace, CAST(date AS VARCHAR)"
+    "SELECT namespace, date, count(*) AS n, count(DISTINCT user_id) AS users "
+    "FROM t GROUP BY namespace, date"
 )
 
 
@@ -46,7 +46,7 @@ def polars_reader(lake: Path) -> Callable[[], int]:
 
     def run() -> int:
         t = pl.scan_parquet(f"{lake}/**/*.parquet", hive_partitioning=True)
-        out = t.group_by("namespace", pl.col("date").cast(pl.String)).agg(
+        out = t.group_by("namespace", "date").agg(
             pl.len(), pl.col("user_id").n_unique()
         )
         return out.collect().height
