@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+import psutil
 import pytest
 
 from duckspool import ConfigurationError, DuckDBTelemetryRepository
@@ -19,9 +23,10 @@ from duckspool.repository import (
     EXPORT_SCHEMA_VERSION,
     _export,
     export_parquet,
+    prune_exported,
     read_manifests,
 )
-from tests.conftest import child_env
+from tests.conftest import child_env, spawn_python
 from tests.export_data import DAY0, events
 
 
@@ -197,3 +202,47 @@ def test_cli_export_then_busy_database_exits_75(db_path: Path, tmp_path: Path) -
     assert "exported 50 row(s)" in proc.stdout
     manifest = json.loads(next((lake / "_manifests").glob("run-*.json")).read_text())
     assert manifest["since"] == "2026-03-01T00:00:00+00:00" and manifest["rows"] == 50
+
+
+EXPORT_CHILD = """
+import os, signal, sys
+from duckspool import DuckDBTelemetryRepository
+from duckspool.repository import _export, export_parquet
+db, lake, when = sys.argv[1], sys.argv[2], sys.argv[3]
+original = _export.write_manifest
+def stopping(root, manifest):
+    if when == "before_manifest":
+        os.kill(os.getpid(), signal.SIGSTOP)  # the parent kills us -9 here
+    path = original(root, manifest)
+    if when == "after_manifest":
+        os.kill(os.getpid(), signal.SIGSTOP)
+    return path
+_export.write_manifest = stopping
+with DuckDBTelemetryRepository(db) as repo:
+    export_parquet(repo, lake)
+"""
+
+
+@pytest.mark.parametrize("when", ["before_manifest", "after_manifest"])
+def test_export_killed_9_is_redone_exactly(db_path: Path, tmp_path: Path, when: str) -> None:
+    lake = tmp_path / "lake"
+    with DuckDBTelemetryRepository(db_path) as repo:
+        repo.save_many(events(1, 300, 3))
+        export_parquet(repo, lake)  # a first, complete run
+        repo.save_many(events(2, 200, 3))
+    child = spawn_python(EXPORT_CHILD, str(db_path), str(lake), when)
+    proc = psutil.Process(child.pid)
+    deadline = time.monotonic() + 120
+    while child.poll() is None and proc.status() != psutil.STATUS_STOPPED:
+        assert time.monotonic() < deadline, "the export never reached its kill point"
+        time.sleep(0.02)  # waiting on the child's state, not on time passing
+    assert child.poll() is None, child.communicate()
+    os.kill(child.pid, signal.SIGKILL)
+    child.communicate(timeout=30)
+    with DuckDBTelemetryRepository(db_path) as repo:
+        again = export_parquet(repo, lake)
+        assert again.rows == 200
+        assert lake_rows(lake) == table_rows(repo)
+        assert [m.rows for _, m in read_manifests(lake)] == [300, 200]
+        result = prune_exported(repo, lake, DAY0 + timedelta(days=10))
+        assert (result.deleted, result.kept, repo.count()) == (500, 0, 0)
