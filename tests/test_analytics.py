@@ -1,4 +1,4 @@
-"""The views against hand-written queries, the Parquet export, and the demo end to end."""
+"""The views against hand-written queries, and the demo end to end (export: test_export*.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import duckdb
 
 from duckspool import DuckDBTelemetryRepository, make_event
 from duckspool.demo import build_report, run_demo
-from duckspool.repository import export_parquet
 
 T0 = datetime(2026, 11, 26, 8, tzinfo=UTC)
 
@@ -77,44 +76,6 @@ def test_views_work_from_the_duckdb_python_api_directly(db_path: Path) -> None:
     con = duckdb.connect(str(db_path), read_only=True)
     assert con.execute("SELECT count(*) FROM job_runs").fetchone() == (6,)
     con.close()
-
-
-def test_parquet_export_is_incremental_and_reads_back(db_path: Path, tmp_path: Path) -> None:
-    out = tmp_path / "lake"
-    events = known_dataset()
-    with DuckDBTelemetryRepository(db_path) as repo:
-        repo.save_many(events[:20])
-        first = export_parquet(repo, out)
-        assert first.rows == 20
-        assert export_parquet(repo, out).rows == 0
-        repo.save_many(events[20:])
-        second = export_parquet(repo, out)
-        assert second.rows == len(events) - 20
-        table = repo.fetch("SELECT id, event_type, occurred_at, payload::VARCHAR "
-                           "FROM telemetry_events ORDER BY id")[1]
-    lake = duckdb.sql(f"SELECT id, event_type, occurred_at, payload::VARCHAR FROM read_parquet("
-                      f"'{out}/**/*.parquet', hive_partitioning = true) ORDER BY id").fetchall()
-    assert lake == table
-    parts = {p.parent.relative_to(out).as_posix() for p in out.rglob("*.parquet")}
-    assert "date=2026-11-26/namespace=action" in parts
-    assert "date=2026-11-26/namespace=job" in parts
-
-
-def test_an_interrupted_export_is_redone_without_doubling(db_path: Path, tmp_path: Path) -> None:
-    out = tmp_path / "lake"
-    with DuckDBTelemetryRepository(db_path) as repo:
-        repo.save_many(known_dataset())
-        export_parquet(repo, out)
-        # Simulate a crash after the files were written but before the state was updated.
-        cur = repo.cursor()
-        cur.execute("UPDATE export_state SET pending_until = exported_until, "
-                    "exported_until = NULL")
-        cur.close()
-        again = export_parquet(repo, out)
-        assert again.rows == len(known_dataset())
-    ((n, distinct),) = duckdb.sql(f"SELECT count(*), count(DISTINCT id) FROM read_parquet("
-                                  f"'{out}/**/*.parquet')").fetchall()
-    assert n == distinct == len(known_dataset())
 
 
 def test_demo_end_to_end_and_twice(tmp_path: Path) -> None:

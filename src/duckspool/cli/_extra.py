@@ -1,4 +1,4 @@
-"""Sub-commands that live beside the core ones: the demo and the Parquet export."""
+"""Sub-commands that live beside the core ones: the demo, and those of other modules."""
 
 from __future__ import annotations
 
@@ -16,22 +16,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return main_from_cli(args)
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from duckspool.repository import DuckDBTelemetryRepository, export_parquet
-
-    if not Path(args.db).exists():
-        print(f"nothing to export: {args.db} does not exist")
-        return 0
-    with DuckDBTelemetryRepository(args.db) as repo:
-        result = export_parquet(repo, args.to)
-    print(
-        f"exported {result.rows} row(s) to {result.target} (loaded up to {result.exported_until})"
-    )
-    return 0
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the demo and export sub-commands to ``sub``."""
+    """Add the demo, and export/prune/ship (cli/_scale.py), to ``sub``."""
     p = sub.add_parser("demo", help="simulate a service, load its events and print a report")
     add_location_options(p)
     p.add_argument(
@@ -42,8 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--events", type=int, default=20_000, help="about how many events to emit")
     p.add_argument("--workers", type=int, default=2, help="emitting processes")
-    p = sub.add_parser("export", help="write new rows as Parquet partitioned by date/namespace")
-    add_location_options(p)
-    p.add_argument("--to", type=Path, required=True, help="target directory")
     COMMANDS["demo"] = cmd_demo
-    COMMANDS["export"] = cmd_export
+    from duckspool.cli._scale import register as register_scale
+
+    register_scale(sub)

@@ -12,6 +12,7 @@ from duckspool.spool._layout import (
     parse_segment_name,
 )
 from duckspool.spool._recover import recover
+from duckspool.spool._ship import ShipReport, SpoolBusy, ship_segments
 from duckspool.spool._stats import DropReason, EmitterStats
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "EmitterStats",
     "FsyncPolicy",
     "SegmentName",
+    "ShipReport",
+    "SpoolBusy",
     "SpoolLayout",
     "close_all",
     "configure",
@@ -28,5 +31,6 @@ __all__ = [
     "new_segment_name",
     "parse_segment_name",
     "recover",
+    "ship_segments",
     "shutdown",
 ]
