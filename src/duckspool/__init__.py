@@ -26,6 +26,7 @@ from duckspool.exceptions import (
     DatabaseLocked,
     DatabaseTooNew,
     DuckspoolError,
+    InvalidEvent,
     MigrationChecksumMismatch,
     MigrationError,
     RepositoryError,
@@ -52,6 +53,7 @@ from duckspool.spool import (
     get_emitter,
     recover,
     shutdown,
+    track,
 )
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "Emitter",
     "EmitterStats",
     "EventQuery",
+    "InvalidEvent",
     "LineRejected",
     "LoadReport",
     "Loader",
@@ -92,5 +95,6 @@ __all__ = [
     "shutdown",
     "start_background_loader",
     "telemetry_context",
+    "track",
     "uuid7",
 ]

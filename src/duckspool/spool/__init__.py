@@ -3,7 +3,7 @@
 Knows nothing of DuckDB.
 """
 
-from duckspool.spool._default import configure, emit, get_emitter, shutdown
+from duckspool.spool._default import configure, emit, get_emitter, shutdown, track
 from duckspool.spool._emitter import Emitter, FsyncPolicy, close_all
 from duckspool.spool._layout import (
     SegmentName,
@@ -29,4 +29,5 @@ __all__ = [
     "parse_segment_name",
     "recover",
     "shutdown",
+    "track",
 ]
