@@ -92,7 +92,7 @@ def test_secret_filter_matches_name_tokens_not_substrings(spool_dir: Path) -> No
                 "pinned", "topic", "tokenizer", "passage", "happiness", "spinner"]
     with Emitter(spool_dir) as em:
         record_login(user_id="u", session_id="s", method="password", emitter=em,
-                     extra={k: "v" for k in secret + ordinary})
+                     extra=dict.fromkeys(secret + ordinary, "v"))
     [line] = read_spool_lines(spool_dir)
     payload = json.loads(line)["payload"]
     assert sorted(k for k in payload if k in secret + ordinary) == sorted(ordinary)

@@ -78,6 +78,15 @@ def telemetry_context(
         _current.reset(token)
 
 
+def rebind(**ids: str | None) -> None:
+    """Change ids of the current context in place, until the enclosing
+    ``telemetry_context`` ends (integrations call this when a login changes the
+    user and session in the middle of a request). ``None`` values are ignored."""
+    changes = {k: v for k, v in ids.items() if v is not None}
+    if changes:
+        _current.set(replace(_current.get(), **changes))
+
+
 def otel_trace_id() -> str | None:
     """The active OpenTelemetry span's trace id (32 lower-case hex digits), if recording.
 

@@ -11,6 +11,7 @@ are kept.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -77,7 +78,7 @@ def is_secret_key(key: object) -> bool:
         return True
     if any(t in SECRET_TOKENS for t in tokens):
         return True
-    return any(pair in SECRET_PAIRS for pair in zip(tokens, tokens[1:], strict=False))
+    return any(pair in SECRET_PAIRS for pair in itertools.pairwise(tokens))
 
 
 def clean_payload(payload: Mapping[str, Any]) -> dict[str, Any]:

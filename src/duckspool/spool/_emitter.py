@@ -229,16 +229,8 @@ class Emitter(SpoolWriter):
     def _offer(self, event: TelemetryEvent, unserializable: DropReason) -> bool:
         """Filter, serialise and queue one event; True if it was accepted."""
         if self.before_emit is not None:
-            try:
-                changed = self.before_emit(event)
-            except Exception:  # noqa: BLE001 - a faulty hook drops the event, never the caller
-                self._drop(DropReason.FILTER_ERROR, event)
-                return False
+            changed = self._filter(event, self.before_emit)
             if changed is None:
-                self._drop(DropReason.FILTERED, event)
-                return False
-            if not isinstance(changed, TelemetryEvent):
-                self._drop(DropReason.FILTER_ERROR, event)
                 return False
             event = changed
         try:
@@ -270,6 +262,20 @@ class Emitter(SpoolWriter):
         elif wake and not self._wake.is_set():
             self._wake.set()
         return True
+
+    def _filter(self, event: TelemetryEvent, hook: BeforeEmit) -> TelemetryEvent | None:
+        """``before_emit``'s verdict; a drop (counted) is None."""
+        try:
+            changed = hook(event)
+        except Exception:  # noqa: BLE001 - a faulty hook drops the event, never the caller
+            self._drop(DropReason.FILTER_ERROR, event)
+            return None
+        if changed is None:
+            self._drop(DropReason.FILTERED, event)
+        elif not isinstance(changed, TelemetryEvent):
+            self._drop(DropReason.FILTER_ERROR, event)
+            return None
+        return changed
 
     def _reject(self, error: InvalidEvent) -> None:
         """Count an event ``track()`` could not build, and warn about it at a limited rate."""

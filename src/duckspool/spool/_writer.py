@@ -283,4 +283,3 @@ class SpoolWriter:
             )
         if new_drops:
             log.warning("duckspool dropped %d events (see Emitter.stats())", new_drops)
-
