@@ -12,9 +12,9 @@ Per task run: ``job.run.started``, then ``job.run.completed``, ``job.run.failed`
 three, ``durationMs``. The publisher's correlation id travels in the message
 header ``duckspool_correlation_id`` and is bound in the worker while the task
 runs, so ``duckspool.track()`` inside a task joins the request that queued it;
-in eager mode the task simply runs inside the caller's context. Jobs run as
-``userId`` "system" and ``sessionId`` "job:<task name>" unless the context says
-otherwise. Prefork children emit through their own (fork-reset) emitter and
+in eager mode the task simply runs inside the caller's context. Jobs (their events and
+``track()`` calls inside the task) run as ``userId`` "system" and ``sessionId``
+"job:<task name>" unless the context says otherwise. Prefork children emit through their own (fork-reset) emitter and
 flush it when the child exits (``worker_process_shutdown``); the main process
 flushes at ``worker_shutdown``.
 """
@@ -28,7 +28,7 @@ from celery import Celery, signals
 
 from duckspool.contracts import current_context
 from duckspool.contracts._context import TelemetryContext, _current
-from duckspool.integrations.jobs import JobRun
+from duckspool.integrations.jobs import SYSTEM_USER, JobRun
 from duckspool.spool import Emitter, shutdown
 
 __all__ = ["CORRELATION_HEADER", "connect"]
@@ -75,17 +75,16 @@ class _Wiring:
                 return
             request = task.request
             carried = request.get(CORRELATION_HEADER) if hasattr(request, "get") else None
-            token = None
-            if carried and not current_context().correlation_id:
-                ctx = current_context()
-                token = _current.set(
-                    TelemetryContext(
-                        session_id=ctx.session_id,
-                        user_id=ctx.user_id,
-                        correlation_id=str(carried),
-                        product_id=ctx.product_id,
-                    )
+            ctx = current_context()
+            # The task's own track() calls run as the job: same ids as its job.run.* events.
+            token = _current.set(
+                TelemetryContext(
+                    session_id=ctx.session_id or f"job:{task.name}",
+                    user_id=ctx.user_id or SYSTEM_USER,
+                    correlation_id=ctx.correlation_id or (str(carried) if carried else task_id),
+                    product_id=ctx.product_id,
                 )
+            )
             run = JobRun(
                 task.name,
                 run_id=task_id,
