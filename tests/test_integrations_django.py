@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")
-def django_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def django_site(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.django_site.settings"
     os.environ["DUCKSPOOL_TEST_DJANGO_DB"] = str(tmp_path_factory.mktemp("django") / "db.sqlite3")
     import django
@@ -28,7 +27,6 @@ def django_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     from django.contrib.auth.models import User
 
     User.objects.create_user("alice", password=PASSWORD)
-    yield
 
 
 def _alice_pk() -> str:

@@ -14,9 +14,9 @@ header ``duckspool_correlation_id`` and is bound in the worker while the task
 runs, so ``duckspool.track()`` inside a task joins the request that queued it;
 in eager mode the task simply runs inside the caller's context. Jobs (their events and
 ``track()`` calls inside the task) run as ``userId`` "system" and ``sessionId``
-"job:<task name>" unless the context says otherwise. Prefork children emit through their own (fork-reset) emitter and
-flush it when the child exits (``worker_process_shutdown``); the main process
-flushes at ``worker_shutdown``.
+"job:<task name>" unless the context says otherwise. Prefork children emit
+through their own (fork-reset) emitter and flush it when the child exits
+(``worker_process_shutdown``); the main process flushes at ``worker_shutdown``.
 """
 
 from __future__ import annotations
