@@ -27,6 +27,7 @@ from duckspool.spool import _capture, _hooks
 from duckspool.spool._hooks import close_all
 from duckspool.spool._layout import SpoolLayout
 from duckspool.spool._options import BeforeEmit, DropCallback, EmitterOptions, FsyncPolicy
+from duckspool.spool._ratelimit import RateLimit
 from duckspool.spool._ring import LineRing
 from duckspool.spool._stats import DropReason, EmitterStats
 from duckspool.spool._writer import SpoolWriter
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 
 # Drops of events that had been accepted into the buffer (the rest happen inside emit()).
 _AFTER_ACCEPT = frozenset({DropReason.UNWRITTEN_AT_CLOSE, DropReason.SEGMENT_LOST})
-_MAX_WARNED_KINDS = 64
 
 
 class Emitter(SpoolWriter):
@@ -155,7 +155,7 @@ class Emitter(SpoolWriter):
         self._dropped: Counter[str] = Counter()
         self._warned_drops = 0
         self._last_warning = float("-inf")
-        self._invalid_warned: dict[str, float] = {}
+        self._mistakes = RateLimit(self.warn_interval, max_kinds=64)
         self._fsync_requested = False
         self._closing = False
         self._closed = False
@@ -280,18 +280,10 @@ class Emitter(SpoolWriter):
     def _reject(self, error: InvalidEvent) -> None:
         """Count an event ``track()`` could not build, and warn about it at a limited rate."""
         self._drop(DropReason.INVALID_EVENT, error)
-        key = f"{error.event_type!r:.80}|{error.detail.partition(':')[0]:.80}"
-        now = time.monotonic()
+        kind = f"{error.event_type!r:.80}|{error.detail.partition(':')[0]:.80}"
         with self._lock:
-            last = self._invalid_warned.get(key)
-            if last is not None and now - last < self.warn_interval:
+            if not self._mistakes.allow(kind, time.monotonic()):
                 return
-            if last is None and len(self._invalid_warned) >= _MAX_WARNED_KINDS:
-                key = "*"  # past this many kinds of mistake, one warning per interval for all
-                last = self._invalid_warned.get(key)
-                if last is not None and now - last < self.warn_interval:
-                    return
-            self._invalid_warned[key] = now
         log.warning("duckspool dropped an event (invalid_event): %s", error)
 
     def _count_internal_error(self) -> None:
@@ -325,48 +317,6 @@ class Emitter(SpoolWriter):
                 self.on_drop(reason, event)
             except Exception:  # noqa: BLE001, S110 - a faulty callback must not break emit()
                 pass
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every event accepted before this call is in the spool file.
-
-        With the ``interval`` or ``always`` policy the file is also fsynced. Returns
-        False if ``timeout`` (seconds) passed first, e.g. while the disk is failing.
-        """
-        with self._lock:
-            target = self._accepted
-            if self._finished >= target:
-                done = True
-            else:
-                done = False
-                if self.fsync_policy != "never":
-                    self._fsync_requested = True
-        if done:
-            return self._sync_now()
-        if self._thread is None:
-            self._start_writer()
-        self._wake.set()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
-            while self._finished < target:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._progress.wait(remaining if remaining is not None else 0.5)
-                if self._thread is None or not self._thread.is_alive():
-                    return self._finished >= target
-        return True
-
-    def _sync_now(self) -> bool:
-        if self.fsync_policy == "never":
-            return True
-        with self._io_lock:
-            segment = self._segment
-            if segment is not None and segment.fd >= 0:
-                try:
-                    segment.fsync()
-                except OSError:
-                    return False
-        return True
 
     def close(self, timeout: float | None = None) -> None:
         """Flush, seal the active segment and stop the writer. Idempotent; never raises.

@@ -48,6 +48,7 @@ class SpoolWriter:
     _progress: threading.Condition
     _wake: threading.Event
     _ring: LineRing
+    _accepted: int
     _finished: int
     _written: int
     _bytes_written: int
@@ -283,3 +284,46 @@ class SpoolWriter:
             )
         if new_drops:
             log.warning("duckspool dropped %d events (see Emitter.stats())", new_drops)
+
+    # -- waiting on the writer ---------------------------------------------------------
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every event accepted before this call is in the spool file.
+
+        With the ``interval`` or ``always`` policy the file is also fsynced. Returns
+        False if ``timeout`` (seconds) passed first, e.g. while the disk is failing.
+        """
+        with self._lock:
+            target = self._accepted
+            if self._finished >= target:
+                done = True
+            else:
+                done = False
+                if self.fsync_policy != "never":
+                    self._fsync_requested = True
+        if done:
+            return self._sync_now()
+        if self._thread is None:
+            self._start_writer()
+        self._wake.set()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._finished < target:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._progress.wait(remaining if remaining is not None else 0.5)
+                if self._thread is None or not self._thread.is_alive():
+                    return self._finished >= target
+        return True
+
+    def _sync_now(self) -> bool:
+        if self.fsync_policy == "never":
+            return True
+        with self._io_lock:
+            segment = self._segment
+            if segment is not None and segment.fd >= 0:
+                try:
+                    segment.fsync()
+                except OSError:
+                    return False
+        return True
