@@ -84,43 +84,25 @@ def track(
     ``invalid_event`` in ``get_emitter().stats()`` and warned about at a limited
     rate (see :meth:`Emitter.track`).
     """
+    ids: dict[str, Any] = {
+        "session_id": session_id,
+        "user_id": user_id,
+        "correlation_id": correlation_id,
+        "product_id": product_id,
+    }
     try:
         if _default is None and _capture.active():
-            return _capture_only(
-                event_type, payload, session_id, user_id, correlation_id, product_id, at
-            )
-        return get_emitter().track(
-            event_type,
-            payload,
-            session_id=session_id,
-            user_id=user_id,
-            correlation_id=correlation_id,
-            product_id=product_id,
-            at=at,
-        )
+            return _capture_only(event_type, payload, ids, at)
+        return get_emitter().track(event_type, payload, at=at, **ids)
     except Exception:  # noqa: BLE001 - even a broken environment must not reach the caller
         return False
 
 
 def _capture_only(
-    event_type: str,
-    payload: Mapping[str, Any] | None,
-    session_id: str | None,
-    user_id: str | None,
-    correlation_id: str | None,
-    product_id: str | None,
-    at: datetime | None,
+    event_type: str, payload: Mapping[str, Any] | None, ids: dict[str, Any], at: datetime | None
 ) -> bool:
     try:
-        event = make_event(
-            event_type,
-            payload,
-            session_id=session_id,
-            user_id=user_id,
-            correlation_id=correlation_id,
-            product_id=product_id,
-            timestamp=at,
-        )
+        event = make_event(event_type, payload, timestamp=at, **ids)
         event.to_json_line()
     except InvalidEvent as exc:
         _capture.record_drop(DropReason.INVALID_EVENT, exc)
