@@ -148,3 +148,18 @@ def test_django_events_reach_the_table(django_site: None, default_spool: Path,
     ]
     assert {r["product_id"] for r in rows} == {"django-site"}
     assert len({r["session_id"] for r in rows}) == 1
+
+
+def test_async_requests_bind_the_same_ids(django_site: None, telemetry_events: Capture) -> None:
+    import asyncio
+
+    from django.test import AsyncClient
+
+    async def visit() -> dict[str, str]:
+        response = await AsyncClient().get("/page/", headers={"traceparent": TRACEPARENT})
+        return response.json()  # type: ignore[no-any-return]
+
+    page = asyncio.run(visit())
+    assert page == {"accepted": True, "user": "anonymous", "session": f"request:{TRACE_ID}",
+                    "correlation": TRACE_ID}
+    assert_emitted(telemetry_events, "action.page.viewed", correlation_id=TRACE_ID)
