@@ -26,7 +26,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from duckspool.contracts import current_context
+from duckspool.contracts import current_context, otel_trace_id
 from duckspool.contracts._context import TelemetryContext, _current
 from duckspool.integrations.jobs import SYSTEM_USER, JobRun
 from duckspool.spool import Emitter, shutdown
@@ -75,13 +75,15 @@ class _Wiring:
                 return
             request = task.request
             carried = request.get(CORRELATION_HEADER) if hasattr(request, "get") else None
+            if not (isinstance(carried, str) and 0 < len(carried) <= 256 and carried.isprintable()):
+                carried = None  # not one our publisher wrote: the task id correlates instead
             ctx = current_context()
             # The task's own track() calls run as the job: same ids as its job.run.* events.
             token = _current.set(
                 TelemetryContext(
                     session_id=ctx.session_id or f"job:{task.name}",
                     user_id=ctx.user_id or SYSTEM_USER,
-                    correlation_id=ctx.correlation_id or (str(carried) if carried else task_id),
+                    correlation_id=ctx.correlation_id or otel_trace_id() or carried or task_id,
                     product_id=ctx.product_id,
                 )
             )
