@@ -163,3 +163,14 @@ def test_async_requests_bind_the_same_ids(django_site: None, telemetry_events: C
     assert page == {"accepted": True, "user": "anonymous", "session": f"request:{TRACE_ID}",
                     "correlation": TRACE_ID}
     assert_emitted(telemetry_events, "action.page.viewed", correlation_id=TRACE_ID)
+
+
+def test_a_login_outside_a_request_leaves_the_callers_context_alone(
+    django_site: None, telemetry_events: Capture
+) -> None:
+    from django.test import Client
+
+    import duckspool
+
+    assert Client().login(username="alice", password=PASSWORD)
+    assert duckspool.current_context() == duckspool.TelemetryContext()

@@ -80,11 +80,14 @@ def telemetry_context(
 
 def rebind(**ids: str | None) -> None:
     """Change ids of the current context in place, until the enclosing
-    ``telemetry_context`` ends (integrations call this when a login changes the
-    user and session in the middle of a request). ``None`` values are ignored."""
+    ``telemetry_context`` (or request binding) ends: integrations call this when a
+    login changes the user and session in the middle of a request. Outside any
+    bound context it does nothing, so nothing leaks into the rest of the thread.
+    ``None`` values are ignored."""
+    current = _current.get()
     changes = {k: v for k, v in ids.items() if v is not None}
-    if changes:
-        _current.set(replace(_current.get(), **changes))
+    if changes and current is not _EMPTY:
+        _current.set(replace(current, **changes))
 
 
 def otel_trace_id() -> str | None:
