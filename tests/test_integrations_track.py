@@ -23,14 +23,14 @@ FRAMEWORKS = ("django", "flask", "flask_login", "fastapi", "starlette", "celery"
               "opentelemetry", "httpx", "httpx2")
 
 
-def test_import_duckspool_imports_no_framework() -> None:
+def test_import_duckspool_imports_no_framework(tmp_path: Path) -> None:
     out = run_python(f"""
         import sys
         import duckspool, duckspool.integrations, duckspool.testing
         duckspool.track("action.x.y", session_id="s", user_id="u")
         loaded = sorted({{m.split(".")[0] for m in sys.modules}} & set({FRAMEWORKS!r}))
         print(",".join(loaded) or "none")
-    """, cwd=None).stdout.strip()
+    """, cwd=tmp_path).stdout.strip()
     assert out == "none"
 
 
