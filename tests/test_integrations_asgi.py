@@ -133,3 +133,22 @@ def test_lifespan_flushes_closes_and_loads_into_the_table(tmp_path: Path) -> Non
     rows = load_rows(spool, db)
     assert [(r["event_type"], r["correlation_id"]) for r in rows] == [
         ("action.page.viewed", TRACE_ID), ("action.page.viewed", "req-2")]
+
+
+def test_websocket_connections_are_bound_too(telemetry_events: Capture) -> None:
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        duckspool.track("action.chat.message_sent", {"text": await websocket.receive_text()})
+        await websocket.send_json(_ids())
+        await websocket.close()
+
+    app = Starlette(routes=[WebSocketRoute("/ws", echo)],
+                    middleware=[Middleware(TelemetryMiddleware)])
+    with TestClient(app).websocket_connect("/ws", headers={"X-Request-ID": "ws-1"}) as ws:
+        ws.send_text("hello")
+        assert ws.receive_json()["correlation"] == "ws-1"
+    assert_emitted(telemetry_events, "action.chat.message_sent", text="hello",
+                   correlation_id="ws-1", user_id="anonymous")
