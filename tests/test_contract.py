@@ -184,7 +184,9 @@ def test_telemetry_context_nests_and_restores() -> None:
 
 
 def test_make_event_without_ids_is_a_contract_error() -> None:
-    with pytest.raises(ValidationError):
+    from duckspool import InvalidEvent
+
+    with pytest.raises(InvalidEvent, match="session_id"):
         make_event("action.auth.login")
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import json
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,14 @@ from typing import Any
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from duckspool import DuckDBTelemetryRepository, Emitter, EventQuery, Loader, telemetry_context
+from duckspool import (
+    DuckDBTelemetryRepository,
+    Emitter,
+    EventQuery,
+    InvalidEvent,
+    Loader,
+    telemetry_context,
+)
 from duckspool.integrations import (
     ExchangeStateMachine,
     SessionExpiryAdapter,
@@ -76,10 +84,29 @@ def test_no_secret_ever_reaches_a_payload(spool_dir: Path) -> None:
         assert value.encode() not in raw
 
 
-def test_auth_helpers_never_raise_without_ids(spool_dir: Path) -> None:
+def test_secret_filter_matches_name_tokens_not_substrings(spool_dir: Path) -> None:
+    secret = ["password", "accessToken", "api_key", "Authorization", "client_secret",
+              "refresh_token", "sessionCookie", "cardNumber", "cvv", "otp", "pin", "ssn",
+              "X-API-Key", "OTPCode", "auth"]
+    ordinary = ["author", "shippingMethod", "classname", "mapping", "opinion", "authMethod",
+                "pinned", "topic", "tokenizer", "passage", "happiness", "spinner"]
     with Emitter(spool_dir) as em:
+        record_login(user_id="u", session_id="s", method="password", emitter=em,
+                     extra=dict.fromkeys(secret + ordinary, "v"))
+    [line] = read_spool_lines(spool_dir)
+    payload = json.loads(line)["payload"]
+    assert sorted(k for k in payload if k in secret + ordinary) == sorted(ordinary)
+
+
+def test_auth_helpers_never_raise_without_ids_and_count_the_drop(spool_dir: Path) -> None:
+    drops: list[tuple[str, object]] = []
+    with Emitter(spool_dir, on_drop=lambda r, e: drops.append((r, e))) as em:
         assert record_login(method="password", emitter=em) is False  # no session anywhere
-    assert em.stats().emitted == 0
+    assert em.stats().dropped == {"invalid_event": 1}
+    assert em.stats().emitted == 1 and em.stats().written == 0
+    [(reason, error)] = drops
+    assert reason == "invalid_event"
+    assert isinstance(error, InvalidEvent) and "session_id" in error.detail
 
 
 TRADE = {"draft": ["submitted", "cancelled"], "submitted": ["accepted", "rejected"],
@@ -91,15 +118,15 @@ class AppError(Exception):
 
 
 def test_exchange_transitions(spool_dir: Path, db_path: Path) -> None:
+    t0 = datetime(2021, 3, 4, 5, 6, 7, tzinfo=UTC)  # any past instant: time comes from at=
     with Emitter(spool_dir) as em, telemetry_context(session_id="s", user_id="u"):
         machine = ExchangeStateMachine("trade", TRADE, initial="draft", error=AppError,
                                        emitter=em)
-        ex = machine.start("ex-1")
-        time.sleep(0.02)
-        ex.transition("submitted", trigger="user")
+        ex = machine.start("ex-1", at=t0)
+        ex.transition("submitted", trigger="user", at=t0 + timedelta(minutes=3))
         with pytest.raises(AppError, match="cannot go from 'submitted' to 'draft'"):
             ex.transition("draft")
-        ex.transition("accepted", trigger="reviewer")
+        ex.transition("accepted", trigger="reviewer", at=t0 + timedelta(minutes=3, seconds=1.5))
         assert ex.history == ["draft", "submitted", "accepted"]
         with pytest.raises(AppError):
             ex.transition("submitted")
@@ -110,7 +137,7 @@ def test_exchange_transitions(spool_dir: Path, db_path: Path) -> None:
                           "ORDER BY occurred_at")[1]
     assert [r[:3] for r in rows] == [("draft", "submitted", "user"),
                                      ("submitted", "accepted", "reviewer")]
-    assert rows[0][3] >= 20
+    assert [r[3] for r in rows] == [180_000, 1_500]  # from the events' own timestamps
     assert [r[4] for r in rows] == [False, True]
     assert {r[5] for r in rows} == {"ex-1"}
 
@@ -162,25 +189,34 @@ def test_track_job_sync_async_and_failures(spool_dir: Path, db_path: Path) -> No
 
 
 def test_apscheduler_listener_reports_every_run(spool_dir: Path, db_path: Path) -> None:
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+
     calls = {"n": 0}
+    finished: list[int] = []
+    four_done = threading.Event()
 
     def flaky() -> None:
         calls["n"] += 1
         if calls["n"] % 2 == 0:
             raise RuntimeError("every other run fails")
 
+    def on_finished(event: Any) -> None:  # registered after duckspool's listener: runs after it
+        finished.append(event.code)
+        if len(finished) >= 4:
+            scheduler.pause()
+            four_done.set()
+
     with Emitter(spool_dir) as em:
         scheduler = BackgroundScheduler(timezone="UTC")
         attach_job_listener(scheduler, emitter=em)
-        scheduler.add_job(flaky, "interval", seconds=0.2, id="flaky", name="flaky-job",
+        scheduler.add_listener(on_finished, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        scheduler.add_job(flaky, "interval", seconds=0.05, id="flaky", name="flaky-job",
                           next_run_time=datetime.now(UTC))
         import logging
 
         logging.getLogger("apscheduler").setLevel(logging.CRITICAL)
         scheduler.start()
-        deadline = time.monotonic() + 10
-        while calls["n"] < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert four_done.wait(60)
         scheduler.shutdown(wait=True)
     with load(spool_dir, db_path) as repo:
         outcomes = [r[0] for r in repo.fetch(

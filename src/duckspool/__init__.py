@@ -26,6 +26,7 @@ from duckspool.exceptions import (
     DatabaseLocked,
     DatabaseTooNew,
     DuckspoolError,
+    InvalidEvent,
     MigrationChecksumMismatch,
     MigrationError,
     RepositoryError,
@@ -60,6 +61,7 @@ from duckspool.spool import (
     recover,
     ship_segments,
     shutdown,
+    track,
 )
 
 __all__ = [
@@ -76,6 +78,7 @@ __all__ = [
     "EventQuery",
     "ExportManifest",
     "ExportResult",
+    "InvalidEvent",
     "LineRejected",
     "LoadReport",
     "Loader",
@@ -108,5 +111,6 @@ __all__ = [
     "shutdown",
     "start_background_loader",
     "telemetry_context",
+    "track",
     "uuid7",
 ]

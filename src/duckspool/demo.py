@@ -109,7 +109,7 @@ def _simulate(worker: int, spool: str, budget: int, seed: int) -> int:
                     emitter=emitter,
                 )
                 for k in range(rng.randrange(1, 4)):
-                    exchange = machine.start(f"ex-{worker}-{n}-{k}")
+                    exchange = machine.start(f"ex-{worker}-{n}-{k}", at=at)
                     t = at
                     while machine.transitions[exchange.state]:
                         options = sorted(machine.transitions[exchange.state])

@@ -8,6 +8,7 @@ counted, never raised.
 
     DuckspoolError
     ├── ConfigurationError (also ValueError)   invalid options passed by the caller
+    ├── InvalidEvent (also ValueError)         make_event() was given what the contract refuses
     ├── LineRejected                           a spool line breaks the envelope contract
     ├── MigrationError                         the database schema cannot be brought up to date
     │   ├── MigrationChecksumMismatch          an applied migration file was edited afterwards
@@ -23,6 +24,7 @@ __all__ = [
     "DatabaseLocked",
     "DatabaseTooNew",
     "DuckspoolError",
+    "InvalidEvent",
     "LineRejected",
     "MigrationChecksumMismatch",
     "MigrationError",
@@ -36,6 +38,20 @@ class DuckspoolError(Exception):
 
 class ConfigurationError(DuckspoolError, ValueError):
     """An option has a value duckspool cannot work with."""
+
+
+class InvalidEvent(DuckspoolError, ValueError):
+    """``make_event()`` cannot build an event from what it was given.
+
+    ``event_type`` is the type asked for (``repr``-safe, possibly not a string);
+    ``detail`` names the offending field and why, e.g.
+    ``sessionId: Field required (no session id given or in telemetry_context)``.
+    """
+
+    def __init__(self, event_type: object, detail: str) -> None:
+        super().__init__(f"cannot build event {event_type!r}: {detail}")
+        self.event_type = event_type
+        self.detail = detail
 
 
 class LineRejected(DuckspoolError):

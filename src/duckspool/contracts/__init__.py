@@ -7,6 +7,7 @@ from duckspool.contracts._context import (
     TelemetryContext,
     current_context,
     make_event,
+    otel_trace_id,
     telemetry_context,
 )
 from duckspool.contracts._event import ID_MAX_LENGTH, TelemetryEvent
@@ -51,6 +52,7 @@ __all__ = [
     "known_schema_versions",
     "make_event",
     "namespace_of",
+    "otel_trace_id",
     "parse_line",
     "register_schema_version",
     "telemetry_context",

@@ -8,10 +8,9 @@ the application's code path). Telemetry failures never raise.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from duckspool.integrations._emit import emit_safely
@@ -26,14 +25,25 @@ class InvalidTransition(ValueError):
     """The default error for a transition the machine does not allow."""
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Exchange:
-    """One exchange moving through a machine's states."""
+    """One exchange moving through a machine's states.
+
+    ``entered_at`` is when the current state was entered, on the events' own
+    time line: the ``at=`` of the transition (or of ``start``) that entered it,
+    else the wall-clock time then. ``timeInPreviousStateMs`` is the difference
+    between two such timestamps, so events stamped with ``at=`` (replays,
+    simulations, imports) measure the time between them, not between the calls.
+    """
 
     machine: ExchangeStateMachine
     exchange_id: str
     state: str
-    entered_at: float = field(default_factory=time.monotonic)
+    entered_at: datetime = field(default_factory=_utcnow)
     history: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -58,8 +68,13 @@ class Exchange:
                     f"{self.machine.name}: {self.exchange_id} cannot go from {previous!r} to "
                     f"{to!r} (allowed: {', '.join(sorted(allowed)) or 'none'})"
                 )
-            now = time.monotonic()
-            spent = now - self.entered_at
+            now = at if at is not None else _utcnow()
+            try:
+                spent: float | None = (now - self.entered_at).total_seconds()
+            except TypeError:  # a naive at=: the event itself is refused as invalid_event
+                spent = None
+            if spent is not None and spent < 0:
+                spent = None  # stamped before the state was entered: no honest duration
             self.state = to
             self.entered_at = now
             self.history.append(to)
@@ -70,14 +85,14 @@ class Exchange:
             "from": previous,
             "to": to,
             "trigger": trigger,
-            "timeInPreviousStateMs": round(spent * 1000, 3),
+            "timeInPreviousStateMs": None if spent is None else round(spent * 1000, 3),
             "terminal": to in self.machine.terminal,
         }
         emit_safely(
             TRANSITIONED,
             payload,
             emitter=self.machine.emitter,
-            at=at,
+            at=now,
             session_id=session_id,
             user_id=user_id,
             correlation_id=correlation_id or self.exchange_id,
@@ -112,9 +127,12 @@ class ExchangeStateMachine:
         self.error = error
         self.emitter = emitter
 
-    def start(self, exchange_id: str, state: str | None = None) -> Exchange:
-        """An exchange in ``state`` (default: the initial state)."""
+    def start(
+        self, exchange_id: str, state: str | None = None, *, at: datetime | None = None
+    ) -> Exchange:
+        """An exchange in ``state`` (default: the initial state), entered at ``at``
+        (default: now). Pass ``at`` when the transitions will pass ``at`` too."""
         state = state or self.initial
         if state not in self.states:
             raise self.error(f"{self.name}: unknown state {state!r}")
-        return Exchange(self, exchange_id, state, history=[state])
+        return Exchange(self, exchange_id, state, entered_at=at or _utcnow(), history=[state])

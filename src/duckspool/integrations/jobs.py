@@ -1,4 +1,4 @@
-"""Job telemetry: ``job.run.started`` / ``job.run.completed`` / ``job.run.failed``.
+"""Job telemetry: ``job.run.started`` / ``completed`` / ``failed`` / ``retried``.
 
 ``track_job`` wraps a unit of work as a decorator or a context manager, sync or
 async; ``attach_job_listener`` does the same for every job of an APScheduler
@@ -24,6 +24,7 @@ from duckspool.spool import Emitter
 __all__ = [
     "COMPLETED",
     "FAILED",
+    "RETRIED",
     "STARTED",
     "JobRun",
     "attach_job_listener",
@@ -34,6 +35,7 @@ __all__ = [
 STARTED = "job.run.started"
 COMPLETED = "job.run.completed"
 FAILED = "job.run.failed"
+RETRIED = "job.run.retried"
 SYSTEM_USER = "system"
 
 P = ParamSpec("P")
@@ -80,7 +82,9 @@ class JobRun:
     async def __aexit__(self, kind: object, error: BaseException | None, tb: object) -> None:
         self.__exit__(kind, error, tb)
 
-    def end(self, error: BaseException | None = None) -> None:
+    def end(self, error: BaseException | None = None, *, retrying: bool = False) -> None:
+        """Emit completed (no ``error``), failed, or retried (``retrying``: this attempt
+        failed with ``error`` and the job will run again)."""
         duration = round((time.monotonic() - self._started) * 1000, 3)
         payload: dict[str, Any] = {
             **self.extra,
@@ -88,7 +92,12 @@ class JobRun:
             "runId": self.run_id,
             "durationMs": duration,
         }
-        if error is None:
+        if retrying:
+            payload["outcome"] = "retry"
+            if error is not None:
+                payload["errorType"] = type(error).__qualname__
+            self._emit(RETRIED, payload)
+        elif error is None:
             payload["outcome"] = "success"
             self._emit(COMPLETED, payload)
         else:

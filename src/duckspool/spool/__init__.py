@@ -3,7 +3,7 @@
 Knows nothing of DuckDB.
 """
 
-from duckspool.spool._default import configure, emit, get_emitter, shutdown
+from duckspool.spool._default import configure, emit, get_emitter, shutdown, track
 from duckspool.spool._emitter import Emitter, FsyncPolicy, close_all
 from duckspool.spool._layout import (
     SegmentName,
@@ -33,4 +33,5 @@ __all__ = [
     "recover",
     "ship_segments",
     "shutdown",
+    "track",
 ]

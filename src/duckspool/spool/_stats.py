@@ -26,6 +26,13 @@ class DropReason(StrEnum):
     """``close()`` ran out of time while the disk kept failing; these were buffered."""
     SEGMENT_LOST = "segment_lost"
     """Written, but the segment file was deleted and could not be read back."""
+    INVALID_EVENT = "invalid_event"
+    """``track()`` (or an integration) could not build an event from what it was given:
+    bad type name, no session or user id anywhere, a payload JSON cannot carry."""
+    FILTERED = "filtered"
+    """``before_emit`` returned None (scrubbing or sampling chose to drop it)."""
+    FILTER_ERROR = "filter_error"
+    """``before_emit`` raised or returned something that is not an event."""
 
 
 @dataclass(frozen=True, slots=True)
