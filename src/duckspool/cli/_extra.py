@@ -47,3 +47,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--to", type=Path, required=True, help="target directory")
     COMMANDS["demo"] = cmd_demo
     COMMANDS["export"] = cmd_export
+    from duckspool.cli._report import add_report_command
+
+    add_report_command(sub)

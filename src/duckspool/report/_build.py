@@ -85,10 +85,10 @@ def write_report(
     """
     db_path, out_path = Path(db), Path(out)
     now = (now or datetime.now(UTC)).astimezone(UTC)
+    requested = Period(since, until)
     if not db_path.is_file():
         where = db_path if db_path.is_absolute() else f"{db_path} (in {Path.cwd()})"
         raise RepositoryError(f"no database at {where}: run `duckspool load` or `duckspool demo`")
-    requested = Period(since, until)
     with DuckDBTelemetryRepository(db_path, read_only=True) as repo:
         total, first, last = span(repo, requested)
         period = Period(since, until, first, last)
