@@ -51,7 +51,9 @@ def known(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture
 def repo_period(known: tuple[Path, Path]):  # type: ignore[no-untyped-def]
     with DuckDBTelemetryRepository(known[1], read_only=True) as repo:
-        yield repo, Period(None, None, at_minute(1), at_minute(90))
+        con = repo.cursor()
+        yield con, Period(None, None, at_minute(1), at_minute(90))
+        con.close()
 
 
 def page_charts(page: str) -> dict[str, dict]:  # type: ignore[type-arg]
@@ -131,7 +133,7 @@ def test_pipeline_loads_quarantine_by_reason_and_the_oldest_sealed_segment(tmp_p
     waiting = layout.sealed / "20260302T120000000000Z_host_1_000001.jsonl"
     waiting.write_bytes(b"{}\n")
     with DuckDBTelemetryRepository(db, read_only=True) as repo:
-        loads = load_figures(repo, Period(None, None))
+        loads = load_figures(repo.cursor(), Period(None, None))
     assert loads.total_loads == 2
     assert [(r[3], r[4], r[5]) for r in loads.loads] == [(27, 0, 0), (0, 0, 3)]
     fig = spool_figures(spool, NOW)

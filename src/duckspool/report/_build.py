@@ -90,15 +90,19 @@ def write_report(
         where = db_path if db_path.is_absolute() else f"{db_path} (in {Path.cwd()})"
         raise RepositoryError(f"no database at {where}: run `duckspool load` or `duckspool demo`")
     with DuckDBTelemetryRepository(db_path, read_only=True) as repo:
-        total, first, last = span(repo, requested)
-        period = Period(since, until, first, last)
-        sections: list[Section] = []
-        if total:
-            sections.append(overview_section(overview_figures(repo, period), period))
-            sections.append(auth_section(auth_figures(repo, period), period))
-            sections.append(exchanges_section(exchange_figures(repo, period), period))
-            sections.append(jobs_section(job_figures(repo, period), period))
-        loads = load_figures(repo, requested)
+        con = repo.cursor()  # one cursor: the sections share its temporary tables
+        try:
+            total, first, last = span(con, requested)
+            period = Period(since, until, first, last)
+            sections: list[Section] = []
+            if total:
+                sections.append(overview_section(overview_figures(con, period), period))
+                sections.append(auth_section(auth_figures(con, period), period))
+                sections.append(exchanges_section(exchange_figures(con, period), period))
+                sections.append(jobs_section(job_figures(con, period), period))
+            loads = load_figures(con, requested)
+        finally:
+            con.close()
     spool_path = Path(spool) if spool is not None else None
     spool_fig = spool_figures(spool_path, now) if spool_path is not None else None
     sections.append(pipeline_section(loads, spool_fig, requested))

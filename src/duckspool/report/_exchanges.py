@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from duckspool.report._period import Period
-from duckspool.repository import DuckDBTelemetryRepository
+from duckspool.report._queries import Connection, materialize, rows
 
 __all__ = ["MAX_MACHINES", "MachineFigures", "exchange_figures", "state_order"]
 
@@ -101,46 +101,55 @@ def state_order(edges: Iterable[tuple[str, str, int]]) -> tuple[list[str], list[
     return chain, [s for s in order if s not in chain]
 
 
-def exchange_figures(repo: DuckDBTelemetryRepository, period: Period) -> list[MachineFigures]:
+def exchange_figures(con: Connection, period: Period) -> list[MachineFigures]:
     """One :class:`MachineFigures` per machine with transitions in ``period``, busiest first."""
+    # All time, not just the period: the transition before a period's first one marks
+    # when its exchange entered the state it leaves.
+    materialize(
+        con,
+        "report_transitions",
+        "SELECT coalesce(machine, '(unnamed)') AS m, exchange_id, from_state, to_state, "
+        "occurred_at, id FROM exchange_transitions",
+        [],
+    )
     where, params = period.where()
-    machines = repo.fetch(
-        "SELECT coalesce(machine, '(unnamed)') AS m, count(DISTINCT exchange_id), count(*) AS n "
-        f"FROM exchange_transitions WHERE {where} GROUP BY 1 ORDER BY n DESC, m",
+    machines = rows(
+        con,
+        "SELECT m, count(DISTINCT exchange_id), count(*) AS n FROM report_transitions "
+        f"WHERE {where} GROUP BY 1 ORDER BY n DESC, m",
         params,
-    )[1]
+    )
     shown = [(m, int(x), int(n)) for m, x, n in machines[:MAX_MACHINES]]
     if not shown:
         return []
     names = [m for m, _, _ in shown]
-    edges = repo.fetch(
-        "SELECT coalesce(machine, '(unnamed)') AS m, from_state, to_state, count(*) "
-        f"FROM exchange_transitions WHERE {where} AND m IN (SELECT unnest(?)) "
+    edges = rows(
+        con,
+        "SELECT m, from_state, to_state, count(*) FROM report_transitions "
+        f"WHERE {where} AND list_contains(?, m) "
         "AND from_state IS NOT NULL AND to_state IS NOT NULL GROUP BY ALL",
         [*params, names],
-    )[1]
-    reached = repo.fetch(
+    )
+    reached = rows(
+        con,
         "SELECT m, state, count(DISTINCT exchange_id) FROM ("
-        "  SELECT coalesce(machine, '(unnamed)') AS m, exchange_id, from_state AS state "
-        f"  FROM exchange_transitions WHERE {where}"
-        "  UNION ALL SELECT coalesce(machine, '(unnamed)'), exchange_id, to_state "
-        f"  FROM exchange_transitions WHERE {where}"
-        ") WHERE state IS NOT NULL AND m IN (SELECT unnest(?)) GROUP BY ALL",
+        f"  SELECT m, exchange_id, from_state AS state FROM report_transitions WHERE {where}"
+        "  UNION ALL SELECT m, exchange_id, to_state FROM report_transitions"
+        f"  WHERE {where}"
+        ") WHERE state IS NOT NULL AND list_contains(?, m) GROUP BY ALL",
         [*params, *params, names],
-    )[1]
-    # The previous transition of the same exchange marks entry into this one's from_state;
-    # it is looked up over all time so that a state entered before the period still counts.
-    dwell = repo.fetch(
+    )
+    dwell = rows(
+        con,
         "SELECT m, from_state, count(*), quantile_cont(ms, 0.5), quantile_cont(ms, 0.95) FROM ("
-        "  SELECT coalesce(machine, '(unnamed)') AS m, from_state, occurred_at,"
+        "  SELECT m, from_state, occurred_at,"
         "    epoch_ms(occurred_at) - epoch_ms(lag(occurred_at) OVER w) AS ms,"
         "    lag(to_state) OVER w AS entered_state"
-        "  FROM exchange_transitions"
-        "  WINDOW w AS (PARTITION BY machine, exchange_id ORDER BY occurred_at, id)"
-        f") WHERE ms IS NOT NULL AND entered_state = from_state AND {where} "
-        "AND m IN (SELECT unnest(?)) GROUP BY ALL",
-        [*params, names],
-    )[1]
+        "  FROM report_transitions WHERE list_contains(?, m)"
+        "  WINDOW w AS (PARTITION BY m, exchange_id ORDER BY occurred_at, id)"
+        f") WHERE ms IS NOT NULL AND entered_state = from_state AND {where} GROUP BY ALL",
+        [names, *params],
+    )
     result = []
     for machine, exchanges, transitions in shown:
         chain, others = state_order((f, t, int(n)) for m, f, t, n in edges if m == machine)

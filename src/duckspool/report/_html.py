@@ -114,6 +114,8 @@ def _block(block: Block, chart_id: str, charts: dict[str, Any]) -> str:
         inner.append(_table(block.table))
     if inner:
         only = "" if block.chart is not None else " table-only"
+        if block.table is None or len(block.table.columns) > 4:
+            only = " wide"  # a chart alone takes the width; beside a wide table it would squeeze
         parts.append(f'<div class="body{only}">{"".join(inner)}</div>')
     parts.append("</div>")
     return "".join(parts)

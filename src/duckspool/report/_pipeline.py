@@ -17,7 +17,7 @@ from typing import Any
 
 from duckspool.loader import iter_records
 from duckspool.report._period import Period
-from duckspool.repository import DuckDBTelemetryRepository
+from duckspool.report._queries import Connection, rows
 from duckspool.spool import SpoolLayout, parse_segment_name
 
 __all__ = ["MAX_LOADS", "LoadFigures", "SpoolFigures", "load_figures", "spool_figures"]
@@ -38,7 +38,7 @@ class LoadFigures:
     totals: tuple[int, int, int, int, int]
 
 
-def load_figures(repo: DuckDBTelemetryRepository, period: Period) -> LoadFigures:
+def load_figures(con: Connection, period: Period) -> LoadFigures:
     """Load history from ``load_ledger``; a load is the ledger rows sharing one ``loaded_at``."""
     where, params = period.where("loaded_at")
     per_load = (
@@ -46,14 +46,15 @@ def load_figures(repo: DuckDBTelemetryRepository, period: Period) -> LoadFigures
         "sum(duplicates) AS dup, sum(quarantined) AS q "
         f"FROM load_ledger WHERE {where} GROUP BY loaded_at"
     )
-    recent = repo.fetch(
-        f"SELECT * FROM ({per_load}) ORDER BY loaded_at DESC LIMIT {MAX_LOADS}", params
-    )[1]
-    totals = repo.fetch(
+    recent = rows(
+        con, f"SELECT * FROM ({per_load}) ORDER BY loaded_at DESC LIMIT {MAX_LOADS}", params
+    )
+    totals = rows(
+        con,
         "SELECT count(*), coalesce(sum(segments), 0), coalesce(sum(lines), 0), "
         f"coalesce(sum(ins), 0), coalesce(sum(dup), 0), coalesce(sum(q), 0) FROM ({per_load})",
         params,
-    )[1][0]
+    )[0]
     return LoadFigures(
         loads=[(at, int(s), int(li), int(i), int(d), int(q)) for at, s, li, i, d, q in recent][
             ::-1

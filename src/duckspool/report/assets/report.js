@@ -45,6 +45,8 @@
     var valueAxis = spec.options.scales[horizontal ? "x" : "y"];
     var categoryAxis = spec.options.scales[horizontal ? "y" : "x"];
     valueAxis.ticks = { callback: function (v) { return format(v); } };
+    if (meta.format === "count") valueAxis.ticks.precision = 0;  // no "0.5 events"
+    if (spec.type === "line") spec.options.plugins.legend.labels = { usePointStyle: true };
     categoryAxis.ticks = {
       autoSkip: true,
       maxRotation: 50,
