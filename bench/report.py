@@ -42,7 +42,7 @@ SELECT
     'demo-app' AS product_id,
     'corr-' || i::VARCHAR AS correlation_id,
     TIMESTAMPTZ '2026-01-01 00:00:00+00'
-        + to_microseconds((i * 30 * 86400000000) // $rows) AS occurred_at,
+        + to_microseconds((i::HUGEINT * 30 * 86400000000 // $rows)::BIGINT) AS occurred_at,
     1 AS schema_version,
     (CASE
         WHEN k < 3 THEN json_object('method', 'password',
@@ -71,8 +71,11 @@ FROM (SELECT i, i % 20 AS k FROM range($rows) r(i))
 
 
 def build(db: Path, rows: int) -> float:
+    """Fill a new database beside ``db`` and rename it into place (a failed build leaves none)."""
     started = time.perf_counter()
-    con = open_database(db)
+    partial = db.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    con = open_database(partial)
     try:
         migrate(con)
         con.execute(FILL, {"rows": rows})
@@ -85,6 +88,7 @@ def build(db: Path, rows: int) -> float:
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    partial.rename(db)
     return time.perf_counter() - started
 
 

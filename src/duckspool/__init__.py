@@ -37,6 +37,7 @@ from duckspool.loader import (
     run_loader_forever,
     start_background_loader,
 )
+from duckspool.report import ReportResult, write_report
 from duckspool.repository import (
     DuckDBTelemetryRepository,
     EventQuery,
@@ -71,6 +72,7 @@ __all__ = [
     "Loader",
     "MigrationChecksumMismatch",
     "MigrationError",
+    "ReportResult",
     "RepositoryError",
     "SaveResult",
     "TelemetryContext",
@@ -93,4 +95,5 @@ __all__ = [
     "start_background_loader",
     "telemetry_context",
     "uuid7",
+    "write_report",
 ]
