@@ -359,3 +359,15 @@ def test_cli_errors_are_one_line_with_usage_or_failure_codes(
     assert message in done.stderr and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("duckspool report: error:")
     assert not (tmp_path / "missing.duckdb").exists() and not (tmp_path / "var").exists()
+
+
+def test_a_failing_query_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    spool, db = tmp_path / "spool", tmp_path / "t.duckdb"
+    build_known(spool, db)
+    con = open_database(db)
+    con.execute("DROP VIEW auth_events CASCADE")  # a view removed by hand
+    con.close()
+    done = run_cli("report", "--db", str(db), "--out", str(tmp_path / "r.html"), cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"duckspool report: error: report query failed on {db}: ")
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "r.html").exists()

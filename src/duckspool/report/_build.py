@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
+
 from duckspool.exceptions import RepositoryError
 from duckspool.report._exchanges import exchange_figures
 from duckspool.report._html import PageInfo, render_page
@@ -80,7 +82,7 @@ def write_report(
     clock for ages and the "generated" stamp (default: the current time). Raises
     :class:`~duckspool.exceptions.RepositoryError` when ``db`` does not exist (it is
     never created), :class:`~duckspool.exceptions.DatabaseLocked` when a writer holds
-    it, :class:`~duckspool.exceptions.ConfigurationError` when ``since`` is not
+    it or a query fails, :class:`~duckspool.exceptions.ConfigurationError` when ``since`` is not
     before ``until``, and OSError when ``out`` cannot be written.
     """
     db_path, out_path = Path(db), Path(out)
@@ -101,6 +103,10 @@ def write_report(
                 sections.append(exchanges_section(exchange_figures(con, period), period))
                 sections.append(jobs_section(job_figures(con, period), period))
             loads = load_figures(con, requested)
+        except duckdb.Error as exc:  # e.g. a view dropped or changed by hand
+            raise RepositoryError(
+                f"report query failed on {db_path}: {str(exc).splitlines()[0]}"
+            ) from None
         finally:
             con.close()
     spool_path = Path(spool) if spool is not None else None
