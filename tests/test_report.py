@@ -371,3 +371,30 @@ def test_a_failing_query_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith(f"duckspool report: error: report query failed on {db}: ")
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "r.html").exists()
+
+
+def test_demo_ends_by_writing_its_report_next_to_the_database(tmp_path: Path) -> None:
+    done = run_cli("demo", "--dir", str(tmp_path / "d"), "--events", "600", "--workers", "1",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = tmp_path / "d" / "report.html"
+    assert done.stdout.strip().splitlines()[-1] == f"report: {report}"
+    page = report.read_text()
+    assert len(page_charts(page)) >= 10 and "No events" not in page
+
+
+@pytest.mark.parametrize(("bucket", "days"), [("hour", 1), ("day", 30), ("week", 400), ("month", 1000)])
+def test_bucket_arithmetic_agrees_with_date_trunc(bucket: str, days: int) -> None:
+    import duckdb
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    period = Period(start, start + timedelta(days=days))
+    assert period.bucket == bucket
+    con = duckdb.connect()
+    differing = con.execute(
+        "SELECT count(*) FROM (SELECT TIMESTAMPTZ '2019-12-30 23:30:00+00' + INTERVAL (i * 37) MINUTE "
+        f"AS occurred_at FROM range(20000) r(i)) WHERE {period.bucket_sql()} <> "
+        f"date_trunc('{bucket}', occurred_at::TIMESTAMP) "
+        f"OR {period.day_sql()} <> occurred_at::TIMESTAMP::DATE"
+    ).fetchall()
+    assert differing == [(0,)]

@@ -117,9 +117,27 @@ class Period:
         return "week" if span <= timedelta(days=730) else "month"
 
     def bucket_sql(self, column: str = "occurred_at") -> str:
-        """``date_trunc`` of ``column`` (as a UTC TIMESTAMP) to :attr:`bucket`."""
+        """The start of ``column``'s :attr:`bucket` as a UTC TIMESTAMP (``column``: a name we own).
+
+        Integer arithmetic on ``epoch_us``: without DuckDB's ICU extension, casting ten
+        million TIMESTAMPTZ values to TIMESTAMP for ``date_trunc`` takes seconds; this
+        takes a tenth of that. Weeks start on Monday, like ``date_trunc('week')``.
+        """
         assert self.bucket in _BUCKETS
-        return f"date_trunc('{self.bucket}', {column}::TIMESTAMP)"
+        hour, day = 3_600_000_000, 86_400_000_000
+        days = f"(epoch_us({column}) // {day})"
+        if self.bucket == "hour":
+            return f"make_timestamp(epoch_us({column}) // {hour} * {hour})"
+        if self.bucket == "day":
+            return f"make_timestamp({days} * {day})"
+        if self.bucket == "week":  # 1970-01-01 was a Thursday: Mondays are 3 days before
+            return f"make_timestamp((({days} + 3) // 7 * 7 - 3) * {day})"
+        return f"date_trunc('month', make_timestamp({days} * {day}))"
+
+    @staticmethod
+    def day_sql(column: str = "occurred_at") -> str:
+        """The UTC date of ``column`` (a name we own), computed as :meth:`bucket_sql` is."""
+        return f"make_timestamp(epoch_us({column}) // 86400000000 * 86400000000)::DATE"
 
     def buckets(self) -> list[datetime]:
         """Every bucket start (naive UTC, like DuckDB's) from the start to the end, in order."""

@@ -103,7 +103,7 @@ def overview_figures(con: Connection, period: Period) -> OverviewFigures:
     )
     users = rows(
         con,
-        "SELECT occurred_at::TIMESTAMP::DATE AS d, count(DISTINCT user_id) FROM telemetry_events "
+        f"SELECT {period.day_sql()} AS d, count(DISTINCT user_id) FROM telemetry_events "
         f"WHERE {where} AND user_id <> ? GROUP BY 1 ORDER BY 1",
         [*params, SYSTEM_USER],
     )
