@@ -38,7 +38,7 @@ def _height(labels: Sequence[str], horizontal: bool) -> int:
     return 280
 
 
-def _value_axis(fmt: str, stacked: bool, title: str | None) -> dict[str, Any]:
+def _value_axis(stacked: bool, title: str | None) -> dict[str, Any]:
     axis: dict[str, Any] = {"beginAtZero": True, "stacked": stacked, "grid": {"color": "#e5e5e5"}}
     if title:
         axis["title"] = {"display": True, "text": title}
@@ -53,7 +53,6 @@ def _category_axis(stacked: bool, title: str | None) -> dict[str, Any]:
 
 
 def _options(
-    fmt: str,
     *,
     stacked: bool,
     horizontal: bool,
@@ -61,7 +60,7 @@ def _options(
     value_title: str | None,
     category_title: str | None,
 ) -> dict[str, Any]:
-    value = _value_axis(fmt, stacked, value_title)
+    value = _value_axis(stacked, value_title)
     category = _category_axis(stacked, category_title)
     return {
         "animation": False,
@@ -100,7 +99,6 @@ def bar_chart(
         "type": "bar",
         "data": {"labels": list(labels), "datasets": datasets},
         "options": _options(
-            fmt,
             stacked=stacked,
             horizontal=horizontal,
             legend=len(series) > 1,
@@ -144,7 +142,6 @@ def line_chart(
         "type": "line",
         "data": {"labels": list(labels), "datasets": datasets},
         "options": _options(
-            fmt,
             stacked=False,
             horizontal=False,
             legend=len(series) > 1,

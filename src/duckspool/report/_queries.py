@@ -83,6 +83,7 @@ class OverviewFigures:
     by_bucket: list[tuple[datetime, str, int]]
     top_types: list[tuple[str, int]]
     other_types: int
+    type_count: int
     users_per_day: list[tuple[date, int]]
 
 
@@ -113,6 +114,7 @@ def overview_figures(con: Connection, period: Period) -> OverviewFigures:
         by_bucket=[(b, ns, int(n)) for b, ns, n in by_bucket],
         top_types=top,
         other_types=sum(int(n) for _, n in types[TOP_EVENT_TYPES:]),
+        type_count=len(types),
         users_per_day=[(d, int(n)) for d, n in users],
     )
 

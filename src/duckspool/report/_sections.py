@@ -121,9 +121,7 @@ def overview_section(fig: OverviewFigures, period: Period) -> Section:
         tiles=[
             ("events", fmt_count(fig.total)),
             ("namespaces", fmt_count(len(names))),
-            ("event types", fmt_count(len(fig.top_types) + (1 if fig.other_types else 0)))
-            if not fig.other_types
-            else ("event types", f"> {len(fig.top_types)}"),
+            ("event types", fmt_count(fig.type_count)),
         ],
     )
 
