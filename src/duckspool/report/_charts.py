@@ -8,7 +8,7 @@ colour. Lines differ by point shape and dash as well.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from duckspool.report._format import COUNT
@@ -73,6 +73,46 @@ def _options(
     }
 
 
+def _datasets(
+    series: Sequence[Series], style: Callable[[int], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One dataset per series: its name, its values, and the style of the i-th series."""
+    return [
+        {"label": name, "data": list(values), **style(i)} for i, (name, values) in enumerate(series)
+    ]
+
+
+def _chart(
+    kind: str,
+    title: str,
+    labels: Sequence[str],
+    datasets: list[dict[str, Any]],
+    fmt: str,
+    axis_titles: tuple[str | None, str | None],
+    *,
+    stacked: bool = False,
+    horizontal: bool = False,
+) -> dict[str, Any]:
+    value_title, category_title = axis_titles
+    return {
+        "type": kind,
+        "data": {"labels": list(labels), "datasets": datasets},
+        "options": _options(
+            stacked=stacked,
+            horizontal=horizontal,
+            legend=len(datasets) > 1,
+            value_title=value_title,
+            category_title=category_title,
+        ),
+        "meta": {
+            "title": title,
+            "format": fmt,
+            "patterns": kind == "bar" and len(datasets) > 1,
+            "height": _height(labels, horizontal),
+        },
+    }
+
+
 def bar_chart(
     title: str,
     labels: Sequence[str],
@@ -85,33 +125,16 @@ def bar_chart(
     category_title: str | None = None,
 ) -> dict[str, Any]:
     """A (stacked, horizontal) bar chart; ``title`` is also the canvas's accessible name."""
-    datasets = [
-        {
-            "label": name,
-            "data": list(values),
+    datasets = _datasets(
+        series,
+        lambda i: {
             "backgroundColor": PALETTE[i % len(PALETTE)],
             "borderColor": "#ffffff",
             "borderWidth": 1,
-        }
-        for i, (name, values) in enumerate(series)
-    ]
-    return {
-        "type": "bar",
-        "data": {"labels": list(labels), "datasets": datasets},
-        "options": _options(
-            stacked=stacked,
-            horizontal=horizontal,
-            legend=len(series) > 1,
-            value_title=value_title,
-            category_title=category_title,
-        ),
-        "meta": {
-            "title": title,
-            "format": fmt,
-            "patterns": len(series) > 1,
-            "height": _height(labels, horizontal),
         },
-    }
+    )
+    axes = (value_title, category_title)
+    return _chart("bar", title, labels, datasets, fmt, axes, stacked=stacked, horizontal=horizontal)
 
 
 def line_chart(
@@ -124,10 +147,9 @@ def line_chart(
     category_title: str | None = None,
 ) -> dict[str, Any]:
     """Lines that differ by colour, point shape and dash; gaps (None) are not bridged."""
-    datasets = [
-        {
-            "label": name,
-            "data": list(values),
+    datasets = _datasets(
+        series,
+        lambda i: {
             "borderColor": PALETTE[i % len(PALETTE)],
             "backgroundColor": PALETTE[i % len(PALETTE)],
             "pointStyle": _POINTS[i % len(_POINTS)],
@@ -135,23 +157,6 @@ def line_chart(
             "borderDash": _DASHES[i % len(_DASHES)],
             "borderWidth": 2,
             "spanGaps": False,
-        }
-        for i, (name, values) in enumerate(series)
-    ]
-    return {
-        "type": "line",
-        "data": {"labels": list(labels), "datasets": datasets},
-        "options": _options(
-            stacked=False,
-            horizontal=False,
-            legend=len(series) > 1,
-            value_title=value_title,
-            category_title=category_title,
-        ),
-        "meta": {
-            "title": title,
-            "format": fmt,
-            "patterns": False,
-            "height": _height(labels, False),
         },
-    }
+    )
+    return _chart("line", title, labels, datasets, fmt, (value_title, category_title))

@@ -61,6 +61,30 @@ def _over_time_table(
     )
 
 
+def over_time(
+    title: str,
+    period: Period,
+    rows: Sequence[tuple[datetime, str, int]],
+    order: Sequence[str] | None = None,
+    notes: list[str] | None = None,
+) -> Block:
+    """A stacked bar per time bucket, one series per name (in ``order``), and its table."""
+    buckets, names, cells = grid(period, rows)
+    names = list(order) if order is not None else names
+    return Block(
+        title,
+        bar_chart(
+            title,
+            [period.label(b) for b in buckets],
+            [(s, [cells.get((b, s), 0) for b in buckets]) for s in names],
+            stacked=True,
+            category_title=f"{period.bucket} (UTC)",
+        ),
+        _over_time_table(period, buckets, names, cells),
+        notes=notes or [],
+    )
+
+
 def _ranked(
     title: str, label: str, rows: Sequence[tuple[str, int]], total: int, unit: str = "events"
 ) -> Block:
@@ -79,18 +103,9 @@ def _ranked(
 def overview_section(fig: OverviewFigures, period: Period) -> Section:
     """Events over time by namespace, top event types, distinct users per day."""
     when = period.describe()
-    buckets, names, cells = grid(period, fig.by_bucket)
-    title = f"Events per {period.bucket} by namespace, {when}"
-    over_time = Block(
-        title,
-        bar_chart(
-            title,
-            [period.label(b) for b in buckets],
-            [(s, [cells.get((b, s), 0) for b in buckets]) for s in names],
-            stacked=True,
-            category_title=f"{period.bucket} (UTC)",
-        ),
-        _over_time_table(period, buckets, names, cells),
+    namespaces = sorted({ns for _, ns, _ in fig.by_bucket})
+    by_namespace = over_time(
+        f"Events per {period.bucket} by namespace, {when}", period, fig.by_bucket
     )
     types = list(fig.top_types)
     if fig.other_types:
@@ -117,10 +132,10 @@ def overview_section(fig: OverviewFigures, period: Period) -> Section:
     return Section(
         "overview",
         "Overview",
-        [over_time, top, users],
+        [by_namespace, top, users],
         tiles=[
             ("events", fmt_count(fig.total)),
-            ("namespaces", fmt_count(len(names))),
+            ("namespaces", fmt_count(len(namespaces))),
             ("event types", fmt_count(fig.type_count)),
         ],
     )
@@ -136,21 +151,15 @@ def auth_section(fig: AuthFigures, period: Period) -> Section:
             "record_login, record_logout and record_session_expired from duckspool.integrations.",
         )
     when = period.describe()
-    buckets, outcomes, cells = grid(period, fig.logins)
+    outcomes = {o for _, o, _ in fig.logins}
     order = sorted(outcomes, key=lambda o: (o != "success", o != "failure", o))
-    title = f"Login attempts per {period.bucket} by outcome, {when}"
     attempts = sum(n for _, _, n in fig.logins)
     failed = sum(n for _, o, n in fig.logins if o == "failure")
-    logins = Block(
-        title,
-        bar_chart(
-            title,
-            [period.label(b) for b in buckets],
-            [(o, [cells.get((b, o), 0) for b in buckets]) for o in order],
-            stacked=True,
-            category_title=f"{period.bucket} (UTC)",
-        ),
-        _over_time_table(period, buckets, order, cells),
+    logins = over_time(
+        f"Login attempts per {period.bucket} by outcome, {when}",
+        period,
+        fig.logins,
+        order,
         notes=[f"{fmt_count(attempts)} attempts, {fmt_percent(failed / attempts)} failed."]
         if attempts
         else ["No login attempts in this period."],
