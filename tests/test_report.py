@@ -398,3 +398,26 @@ def test_bucket_arithmetic_agrees_with_date_trunc(bucket: str, days: int) -> Non
         f"OR {period.day_sql()} <> occurred_at::TIMESTAMP::DATE"
     ).fetchall()
     assert differing == [(0,)]
+
+
+def test_a_database_held_by_a_writer_is_busy_75(known, tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import spawn_python
+
+    db = tmp_path / "held.duckdb"
+    shutil.copy(known[1], db)
+    holder = spawn_python("""
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+print("held", flush=True)
+sys.stdin.readline()
+""", str(db), stdin=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        done = run_cli("report", "--db", str(db), "--out", str(tmp_path / "r.html"), cwd=tmp_path)
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert done.returncode == 75, done.stderr
+    assert done.stderr.startswith("duckspool report: busy: ") and f"PID {holder.pid}" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
