@@ -122,6 +122,9 @@ def test_time_in_state_counts_entries_made_before_the_period(repo_period) -> Non
     [trade] = exchange_figures(repo, Period(at_minute(22), None))
     assert trade.dwell["accepted"] == (1, 240_000.0, 240_000.0)
     assert trade.dwell["under_review"] == (1, 120_000.0, 120_000.0)  # entered at 10:21
+    # A was in under_review (entered before the period), accepted, settled; B and C as before.
+    assert trade.reached == {"draft": 2, "submitted": 1, "under_review": 1, "accepted": 1,
+                             "settled": 1, "cancelled": 2}
 
 
 def test_pipeline_loads_quarantine_by_reason_and_the_oldest_sealed_segment(tmp_path: Path) -> None:

@@ -103,13 +103,17 @@ def state_order(edges: Iterable[tuple[str, str, int]]) -> tuple[list[str], list[
 
 def exchange_figures(con: Connection, period: Period) -> list[MachineFigures]:
     """One :class:`MachineFigures` per machine with transitions in ``period``, busiest first."""
-    # All time, not just the period: the transition before a period's first one marks
-    # when its exchange entered the state it leaves.
+    # Over all time, not just the period: the transition before a period's first one
+    # marks when its exchange entered the state it leaves. One sort serves both the
+    # time in state and which states an exchange was in.
     materialize(
         con,
         "report_transitions",
-        "SELECT coalesce(machine, '(unnamed)') AS m, exchange_id, from_state, to_state, "
-        "occurred_at, id FROM exchange_transitions",
+        "SELECT m, exchange_id, from_state, to_state, occurred_at,"
+        "  lag(occurred_at) OVER w AS entered_at, lag(to_state) OVER w AS entered_state "
+        "FROM (SELECT coalesce(machine, '(unnamed)') AS m, exchange_id, from_state, to_state,"
+        "  occurred_at, id FROM exchange_transitions) "
+        "WINDOW w AS (PARTITION BY m, exchange_id ORDER BY occurred_at, id)",
         [],
     )
     where, params = period.where()
@@ -130,25 +134,27 @@ def exchange_figures(con: Connection, period: Period) -> list[MachineFigures]:
         "AND from_state IS NOT NULL AND to_state IS NOT NULL GROUP BY ALL",
         [*params, names],
     )
+    # An exchange was in every state a transition of the period took it to, and in the
+    # state it left unless the previous transition in the period already took it there.
+    entered_where, entered_params = period.where("entered_at")
     reached = rows(
         con,
         "SELECT m, state, count(DISTINCT exchange_id) FROM ("
-        f"  SELECT m, exchange_id, from_state AS state FROM report_transitions WHERE {where}"
-        "  UNION ALL SELECT m, exchange_id, to_state FROM report_transitions"
-        f"  WHERE {where}"
+        f"  SELECT m, exchange_id, to_state AS state FROM report_transitions WHERE {where}"
+        "  UNION ALL SELECT m, exchange_id, from_state FROM report_transitions"
+        f"  WHERE {where} AND (entered_at IS NULL OR entered_state IS DISTINCT FROM from_state"
+        f"    OR NOT ({entered_where}))"
         ") WHERE state IS NOT NULL AND list_contains(?, m) GROUP BY ALL",
-        [*params, *params, names],
+        [*params, *params, *entered_params, names],
     )
     dwell = rows(
         con,
         "SELECT m, from_state, count(*), quantile_cont(ms, 0.5), quantile_cont(ms, 0.95) FROM ("
-        "  SELECT m, from_state, occurred_at,"
-        "    epoch_ms(occurred_at) - epoch_ms(lag(occurred_at) OVER w) AS ms,"
-        "    lag(to_state) OVER w AS entered_state"
-        "  FROM report_transitions WHERE list_contains(?, m)"
-        "  WINDOW w AS (PARTITION BY m, exchange_id ORDER BY occurred_at, id)"
-        f") WHERE ms IS NOT NULL AND entered_state = from_state AND {where} GROUP BY ALL",
-        [names, *params],
+        "  SELECT m, from_state, epoch_ms(occurred_at) - epoch_ms(entered_at) AS ms"
+        "  FROM report_transitions"
+        f"  WHERE entered_state = from_state AND {where} AND list_contains(?, m)"
+        ") GROUP BY ALL",
+        [*params, names],
     )
     result = []
     for machine, exchanges, transitions in shown:
