@@ -38,6 +38,7 @@ from duckspool.loader import (
     run_loader_forever,
     start_background_loader,
 )
+from duckspool.report import ReportResult, write_report
 from duckspool.repository import (
     DuckDBTelemetryRepository,
     EventQuery,
@@ -85,6 +86,7 @@ __all__ = [
     "MigrationChecksumMismatch",
     "MigrationError",
     "PruneResult",
+    "ReportResult",
     "RepositoryError",
     "SaveResult",
     "ShipReport",
@@ -113,4 +115,5 @@ __all__ = [
     "telemetry_context",
     "track",
     "uuid7",
+    "write_report",
 ]

@@ -308,4 +308,7 @@ def main_from_cli(args: Any) -> int:
     spool = Path(args.dir) / "spool" if args.dir else Path(args.spool)
     db = Path(args.dir) / "telemetry.duckdb" if args.dir else Path(args.db)
     run_demo(spool, db, events=args.events, workers=args.workers)
+    from duckspool.report import write_report
+
+    print(f"report: {write_report(db, db.parent / 'report.html', spool=spool).path}")
     return 0

@@ -32,3 +32,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from duckspool.cli._scale import register as register_scale
 
     register_scale(sub)
+    from duckspool.cli._report import add_report_command
+
+    add_report_command(sub)
