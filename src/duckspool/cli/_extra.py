@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from duckspool.cli._commands import COMMANDS, add_location_options
+from duckspool.cli._commands import COMMANDS
+from duckspool.cli._parser import add_demo, add_location_options
 
 __all__ = ["register"]
 
@@ -32,16 +33,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the demo and export sub-commands to ``sub``."""
-    p = sub.add_parser("demo", help="simulate a service, load its events and print a report")
-    add_location_options(p)
-    p.add_argument(
-        "--dir",
-        type=Path,
-        default=None,
-        help="put the spool and database under DIR instead of --spool/--db",
-    )
-    p.add_argument("--events", type=int, default=20_000, help="about how many events to emit")
-    p.add_argument("--workers", type=int, default=2, help="emitting processes")
+    add_demo(sub)
     p = sub.add_parser("export", help="write new rows as Parquet partitioned by date/namespace")
     add_location_options(p)
     p.add_argument("--to", type=Path, required=True, help="target directory")
