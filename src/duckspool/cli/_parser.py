@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from duckspool._version import __version__
 from duckspool.cli._args import CliParser, float_in, int_in, path_arg
 from duckspool.loader import DEFAULT_INTERVAL
+from duckspool.loader._schedule import MAX_INTERVAL, MIN_INTERVAL
 
 __all__ = [
     "QUARANTINE_REASONS",
@@ -31,8 +32,6 @@ QUARANTINE_REASONS = (
 )
 """The reason codes of docs/loader.md (tests/test_cli*.py checks them against the code)."""
 
-MAX_INTERVAL = 86_400.0
-MIN_INTERVAL = 0.1
 BATCH_EVENTS = int_in(1, 10_000_000)
 WAIT = float_in(0, 3600)
 
