@@ -8,6 +8,7 @@ database, ``run`` is the loader service and may create both.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections import Counter
@@ -154,17 +155,26 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     loader = Loader(args.spool, args.db, batch_events=args.batch_events)
-    print(
-        f"duckspool: loading {args.spool} into {args.db} every {args.interval:g}s (Ctrl-C to stop)",
-        file=sys.stderr,
-    )
+
+    def on_start() -> None:
+        print(
+            f"duckspool: loading {args.spool} into {args.db} every {args.interval:g}s "
+            "(Ctrl-C to stop)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def on_report(report: LoadReport) -> None:
         if report.segments_loaded or report.errors or report.skipped:
             print(report.summary(), flush=True)
 
-    run_loader_forever(loader, interval=args.interval, on_report=on_report)
+    signum = run_loader_forever(
+        loader, interval=args.interval, on_report=on_report, on_start=on_start
+    )
     print("duckspool: stopped", file=sys.stderr)
+    if signum == signal.SIGINT:
+        print("duckspool run: interrupted (the batch in progress was finished)", file=sys.stderr)
+        return 130
     return 0
 
 

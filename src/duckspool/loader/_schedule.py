@@ -118,8 +118,13 @@ def run_loader_forever(
     interval: float = DEFAULT_INTERVAL,
     on_report: Callable[[LoadReport], None] | None = None,
     stop: threading.Event | None = None,
-) -> None:
+    on_start: Callable[[], None] | None = None,
+) -> int | None:
     """Run the loader on its interval until SIGINT/SIGTERM (or ``stop`` is set).
+
+    Returns the number of the signal that stopped it (None when ``stop`` was set).
+    ``on_start`` is called once the signal handlers are in place, so a caller
+    announcing "press Ctrl-C to stop" is telling the truth.
 
     On a signal the batch in progress is finished and committed, then it returns:
     the wait is bounded by one batch (``Loader(batch_events=...)``). Must be called
@@ -128,18 +133,25 @@ def run_loader_forever(
     """
     interval = check_interval(interval)
     stop = stop or threading.Event()
+    received: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("duckspool loader: signal %d, stopping after the batch in progress", signum)
+        received.append(signum)
         loader.request_stop()
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    scheduler = start_background_loader(loader, interval=interval, on_report=on_report)
     try:
-        while not stop.wait(1.0):
-            pass
+        if on_start is not None:
+            on_start()
+        scheduler = start_background_loader(loader, interval=interval, on_report=on_report)
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            scheduler.shutdown(wait=True)
     finally:
-        scheduler.shutdown(wait=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    return received[0] if received else None
