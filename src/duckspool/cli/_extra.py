@@ -6,15 +6,19 @@ import argparse
 from pathlib import Path
 
 from duckspool.cli._commands import COMMANDS
+from duckspool.cli._locate import CliError
 from duckspool.cli._parser import add_demo, add_location_options
 
 __all__ = ["register"]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from duckspool.demo import main_from_cli
+    from duckspool.demo import DemoError, main_from_cli
 
-    return main_from_cli(args)
+    try:
+        return main_from_cli(args)
+    except DemoError as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
