@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 USAGE_EXIT = 2
 INTERRUPTED_EXIT = 130
 _READERS = ("stats", "query")
+_REPORTING = ("load", "quarantine replay")
 
 
 def _add_optional_commands(parser: argparse.ArgumentParser) -> None:
@@ -41,12 +42,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbosity: int) -> None:
+class _OneLineFormatter(logging.Formatter):
+    """Log records without their traceback: the CLI never shows one (``-vv`` does)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record = logging.makeLogRecord(record.__dict__)
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {_first_line(exc)}"
+            record.args = None
+            record.exc_info = record.exc_text = None
+        return super().format(record)
+
+
+def _configure_logging(verbosity: int, command: str) -> None:
     level = logging.DEBUG if verbosity >= 2 else logging.INFO if verbosity else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(fmt) if verbosity >= 2 else _OneLineFormatter(fmt))
+    logging.basicConfig(level=level, handlers=[handler])
     # APScheduler logs every run at INFO ("Running job ...", "executed successfully"):
     # with -v those lines would bury the loader's own. -vv shows them.
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+    # One-shot commands print the load report, errors included: the loader's own log
+    # lines would say it twice. `run` is a service and keeps them.
+    quiet = not verbosity and command in _REPORTING
+    logging.getLogger("duckspool").setLevel(logging.CRITICAL if quiet else logging.NOTSET)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -84,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 return USAGE_EXIT
             name = f"quarantine {args.quarantine_command}"
-        _configure_logging(args.verbose)
+        _configure_logging(args.verbose, name)
         resolve_locations(args)
         from duckspool.cli._commands import COMMANDS
 

@@ -105,8 +105,9 @@ def _report_out(report: LoadReport, as_json: bool) -> int:
         _print_json(report.to_dict())
     else:
         print(report.summary())
-        for error in report.errors[1:]:
-            print(f"  error: {error}", file=sys.stderr)
+    if report.errors:
+        more = f" (and {len(report.errors) - 1} more)" if report.errors[1:] else ""
+        print(f"duckspool load: error: {report.errors[0]}{more}", file=sys.stderr)
     if report.skipped:
         return BUSY_EXIT
     return 0 if report.ok else 1

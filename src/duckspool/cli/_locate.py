@@ -102,7 +102,7 @@ def holder_of(detail: str) -> str:
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        return f"process {pid}"
+        return f"pid {pid}"
     argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
     words = [Path(a).name for a in argv]
     if any(w == "duckspool" or w.startswith("duckspool") for w in words):
@@ -112,8 +112,9 @@ def holder_of(detail: str) -> str:
         if command is not None:
             return f"`duckspool {command}` (pid {pid})"
         return f"a duckspool process (pid {pid})"
-    shown = " ".join(argv)[:80] or "?"
-    return f"process {pid} ({shown})"
+    shown = " ".join(" ".join(argv).split())  # one line, whatever the arguments hold
+    shown = (shown[:77] + "...") if len(shown) > 80 else shown or "?"
+    return f"pid {pid} ({shown})"
 
 
 def busy_message(exc: DatabaseLocked, *, reader: bool) -> str:

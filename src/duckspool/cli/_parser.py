@@ -186,7 +186,7 @@ def _add_query(sub: SubParsers) -> None:
     )
     p.add_argument(
         "--max-rows",
-        type=int_in(0),
+        type=int_in(0, 1_000_000_000),
         default=None,
         help="rows shown at most, 0 for all (default: 100 for table, all otherwise)",
     )
@@ -222,7 +222,7 @@ def _add_quarantine(sub: SubParsers) -> None:
     )
     p.add_argument(
         "--limit",
-        type=int_in(0),
+        type=int_in(0, 1_000_000_000),
         default=50,
         help="at most this many, 0 for all (default: %(default)s)",
     )
