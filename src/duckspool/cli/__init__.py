@@ -80,7 +80,7 @@ def _os_error(exc: OSError) -> str:
     return f"{text}: {exc.filename}" if exc.filename else text
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - every exit code at one point
     """Entry point of the ``duckspool`` console script; returns the exit code."""
     name = "duckspool"
     try:

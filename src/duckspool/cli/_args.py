@@ -76,7 +76,7 @@ def float_in(low: float, high: float) -> Callable[[str], float]:
 
 def expand_path(text: str | os.PathLike[str]) -> Path:
     """``~`` and ``~user`` expanded, as a shell would have done for an unquoted word."""
-    return Path(os.path.expanduser(os.fspath(text)))
+    return Path(os.fspath(text)).expanduser()
 
 
 def path_arg(text: str) -> Path:

@@ -120,7 +120,9 @@ def _segments(directory: Path) -> list[Path]:
 def _load_notes(layout: SpoolLayout) -> None:
     strangers = layout.strangers()
     if strangers:
-        shown = ", ".join(strangers[:5]) + (f" and {len(strangers) - 5} more" if strangers[5:] else "")
+        shown = ", ".join(strangers[:5]) + (
+            f" and {len(strangers) - 5} more" if strangers[5:] else ""
+        )
         _note(
             "load",
             f"{layout.sealed} holds {len(strangers)} file(s) that are not segments "

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import uuid
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -63,38 +62,32 @@ def render_json_rows(
 ) -> Iterable[str]:
     """One JSON object per row (the ``ndjson`` lines)."""
     for row in rows:
-        record = {
-            c: _nested(v, j) for c, j, v in zip(columns, json_columns, row, strict=True)
-        }
+        record = {c: _nested(v, j) for c, j, v in zip(columns, json_columns, row, strict=True)}
         yield _dumps(record)
 
 
 def _text(value: Any) -> str:
     """A value as one line of text for a table cell."""
     if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, list | tuple | dict):
-        return _dumps(value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
-    return str(value).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+        text = "NULL"
+    elif isinstance(value, float):
+        text = f"{value:.6g}"
+    elif isinstance(value, bool | list | tuple | dict):
+        text = _dumps(value)
+    elif isinstance(value, dt.datetime):
+        text = value.isoformat(sep=" ")
+    else:
+        text = str(value)
+    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
 
 
 def _csv_field(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple | dict):
-        return _dumps(value)
+    if isinstance(value, bool | list | tuple | dict):
+        return _dumps(value)  # true/false, [1,2], {"a":1}: what a JSON-aware reader expects
     if isinstance(value, float):
         return repr(value)
-    if isinstance(value, uuid.UUID | Decimal):
-        return str(value)
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
     return str(value)
@@ -145,4 +138,6 @@ def render(
 
 def table_note(shown: int, left_out: int) -> str:
     """The note under a capped table."""
-    return f"({left_out:,} more row(s) not shown, {shown + left_out:,} in all; --max-rows 0 for all)"
+    return (
+        f"({left_out:,} more row(s) not shown, {shown + left_out:,} in all; --max-rows 0 for all)"
+    )

@@ -62,7 +62,7 @@ def resolve_locations(args: argparse.Namespace) -> None:
 def _where(path: Path, source: str) -> str:
     if path.is_absolute():
         return f"(from {source})"
-    return f"(from {source}, relative to the working directory {os.getcwd()})"
+    return f"(from {source}, relative to the working directory {Path.cwd()})"
 
 
 def require_spool(args: argparse.Namespace) -> Path:

@@ -5,7 +5,7 @@ with a one-line description, its defaults and one example (docs/cli.md is genera
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from duckspool._version import __version__
 from duckspool.cli._args import CliParser, float_in, int_in, path_arg
@@ -36,7 +36,7 @@ BATCH_EVENTS = int_in(1, 10_000_000)
 WAIT = float_in(0, 3600)
 
 if TYPE_CHECKING:
-    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+    SubParsers = argparse._SubParsersAction[Any]
 
 
 def add_location_options(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +67,7 @@ def _verbose(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
 
 def add_command(sub: SubParsers, name: str, summary: str, example: str) -> argparse.ArgumentParser:
     """A sub-command with its one-line description, an example and ``-v``."""
-    parser = sub.add_parser(
+    parser: argparse.ArgumentParser = sub.add_parser(
         name,
         help=summary,
         description=summary[0].upper() + summary[1:] + ".",
@@ -88,7 +88,7 @@ def build_core_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"duckspool {__version__}")
     _verbose(parser, top=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CliParser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = add_command(
         sub,
@@ -206,7 +206,7 @@ def _add_quarantine(sub: SubParsers) -> None:
         "inspect or replay quarantined lines",
         "duckspool quarantine list --reason invalid_json",
     )
-    qsub = q.add_subparsers(dest="quarantine_command", metavar="ACTION", parser_class=CliParser)
+    qsub = q.add_subparsers(dest="quarantine_command", metavar="ACTION")
     p = add_command(
         qsub,
         "list",
@@ -270,4 +270,3 @@ def add_demo(sub: SubParsers) -> argparse.ArgumentParser:
         help="add to the spool and database a previous demo left (default: refuse them)",
     )
     return p
-

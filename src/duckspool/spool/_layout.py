@@ -78,7 +78,7 @@ class SpoolLayout:
         but nobody should believe it was loaded: ``stats`` and ``load`` name them.
         """
         try:
-            names = os.listdir(self.sealed)
+            names = [p.name for p in self.sealed.iterdir()]
         except (FileNotFoundError, NotADirectoryError):
             return []
         return sorted(n for n in names if not n.endswith(SEGMENT_SUFFIX))
