@@ -34,7 +34,7 @@ from duckspool.loader import (
     replay_quarantine,
     run_loader_forever,
 )
-from duckspool.migrations import available, migrate, pending
+from duckspool.migrations import Migration, available, migrate, pending
 from duckspool.repository import DuckDBTelemetryRepository, open_database
 from duckspool.repository._history import recent_load_totals
 from duckspool.spool import SpoolLayout
@@ -52,32 +52,33 @@ def _note(command: str, text: str) -> None:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     db = Path(args.db)
-    if args.dry_run:
-        if not db.exists():  # a dry run creates nothing, not even the file
-            for m in available():
-                print(f"pending {m.version:04d}_{m.name}")
+    if args.dry_run:  # creates nothing, not even the file
+        if db.exists():
+            con = open_database(db, read_only=True)
+            try:
+                todo = pending(con)
+            finally:
+                con.close()
+        else:
+            todo = available()
+        _list_migrations("pending", todo, db)
+        if not db.exists():
             print(f"({db} does not exist yet; `duckspool migrate` would create it)")
-            return 0
-        con = open_database(db, read_only=True)
-        try:
-            todo = pending(con)
-        finally:
-            con.close()
-        for m in todo:
-            print(f"pending {m.version:04d}_{m.name}")
-        if not todo:
-            print(f"{db}: up to date")
         return 0
     con = open_database(db)
     try:
         done = migrate(con)
     finally:
         con.close()
-    for m in done:
-        print(f"applied {m.version:04d}_{m.name}")
-    if not done:
-        print(f"{db}: up to date")
+    _list_migrations("applied", done, db)
     return 0
+
+
+def _list_migrations(verb: str, migrations: list[Migration], db: Path) -> None:
+    for m in migrations:
+        print(f"{verb} {m.version:04d}_{m.name}")
+    if not migrations:
+        print(f"{db}: up to date")
 
 
 def _progress_printer() -> Any:

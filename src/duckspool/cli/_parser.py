@@ -32,8 +32,6 @@ QUARANTINE_REASONS = (
 )
 """The reason codes of docs/loader.md (tests/test_cli*.py checks them against the code)."""
 
-BATCH_EVENTS = int_in(1, 10_000_000)
-WAIT = float_in(0, 3600)
 
 if TYPE_CHECKING:
     SubParsers = argparse._SubParsersAction[Any]
@@ -52,6 +50,25 @@ def add_location_options(parser: argparse.ArgumentParser) -> None:
         type=path_arg,
         default=None,
         help="DuckDB file (default: $DUCKSPOOL_DB or ./var/telemetry.duckdb)",
+    )
+
+
+def _batch_events(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--batch-events",
+        type=int_in(1, 10_000_000),
+        default=100_000,
+        help="events per transaction, 1 to 10000000 (default: %(default)s)",
+    )
+
+
+def _wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        type=float_in(0, 3600),
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to SECONDS for a busy database, 0 to 3600 (default: %(default)s)",
     )
 
 
@@ -109,12 +126,7 @@ def build_core_parser() -> argparse.ArgumentParser:
     )
     add_location_options(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument(
-        "--batch-events",
-        type=BATCH_EVENTS,
-        default=100_000,
-        help="events per transaction, 1 to 10000000 (default: %(default)s)",
-    )
+    _batch_events(p)
 
     p = add_command(
         sub,
@@ -129,12 +141,7 @@ def build_core_parser() -> argparse.ArgumentParser:
         default=DEFAULT_INTERVAL,
         help=f"seconds between loads, {MIN_INTERVAL:g} to {MAX_INTERVAL:g} (default: %(default)s)",
     )
-    p.add_argument(
-        "--batch-events",
-        type=BATCH_EVENTS,
-        default=100_000,
-        help="events per transaction, 1 to 10000000 (default: %(default)s)",
-    )
+    _batch_events(p)
 
     p = add_command(
         sub,
@@ -150,13 +157,7 @@ def build_core_parser() -> argparse.ArgumentParser:
         default=5,
         help="how many recent loads to show, 0 to 1000 (default: %(default)s)",
     )
-    p.add_argument(
-        "--wait",
-        type=WAIT,
-        default=0.0,
-        metavar="SECONDS",
-        help="wait up to SECONDS for a busy database (default: %(default)s)",
-    )
+    _wait(p)
 
     _add_query(sub)
     _add_quarantine(sub)
@@ -190,13 +191,7 @@ def _add_query(sub: SubParsers) -> None:
         default=None,
         help="rows shown at most, 0 for all (default: 100 for table, all otherwise)",
     )
-    p.add_argument(
-        "--wait",
-        type=WAIT,
-        default=0.0,
-        metavar="SECONDS",
-        help="wait up to SECONDS for a busy database (default: %(default)s)",
-    )
+    _wait(p)
 
 
 def _add_quarantine(sub: SubParsers) -> None:
