@@ -165,3 +165,29 @@ def test_run_stops_on_a_signal_while_idle(tmp_path: Path, sig: signal.Signals) -
             proc.wait()
     assert proc.returncode == (130 if sig == signal.SIGINT else 0), err
     assert "stopped" in err and "Traceback" not in err
+
+
+def test_ctrl_c_during_a_long_query(tmp_path: Path) -> None:
+    db = tmp_path / "t.duckdb"
+    subprocess.run([sys.executable, "-m", "duckspool", "migrate", "--db", str(db)],
+                   env=child_env(), capture_output=True, timeout=120, check=True)
+    sql = ("SET threads = 1; "  # DuckDB notices Ctrl-C between the main thread's tasks
+           "SELECT sum(hash(range::VARCHAR || random())) FROM range(1000000000000)")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "duckspool", "query", sql, "--db", str(db)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=child_env() | {"PYTHONUNBUFFERED": "1"}, start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the first statement's result: the second one runs now
+            if line.startswith("("):
+                break
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err.strip() == "duckspool query: interrupted"
