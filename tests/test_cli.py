@@ -21,6 +21,7 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
 def loaded(tmp_path: Path) -> tuple[Path, Path]:
     spool, db = tmp_path / "spool", tmp_path / "t.duckdb"
     write_segment(spool / "sealed", "v.jsonl", [v["line"] for v in load_vectors()])
+    assert cli("migrate", "--db", str(db)).returncode == 0  # load never creates the database
     proc = cli("load", "--spool", str(spool), "--db", str(db), "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
@@ -67,7 +68,7 @@ def test_query_is_read_only_and_errors_are_one_line(loaded: tuple[Path, Path]) -
 def test_missing_database_is_a_clear_error(tmp_path: Path) -> None:
     proc = cli("query", "SELECT 1", "--db", str(tmp_path / "none.duckdb"))
     assert proc.returncode == 1
-    assert "does not exist yet" in proc.stderr
+    assert "does not exist" in proc.stderr and "duckspool migrate" in proc.stderr
 
 
 def test_stats_and_quarantine_list(loaded: tuple[Path, Path]) -> None:
@@ -76,7 +77,8 @@ def test_stats_and_quarantine_list(loaded: tuple[Path, Path]) -> None:
     assert stats["rows"] == 9
     assert stats["quarantine"]["invalid_event"] == 11
     assert stats["sealed"]["segments"] == 0
-    assert stats["recent_loads"][0]["segment_name"] == "v.jsonl"
+    assert stats["recent_loads"][0]["first_segment"] == "v.jsonl"
+    assert stats["recent_loads"][0]["segments"] == 1
     text = cli("stats", "--spool", str(spool), "--db", str(db)).stdout
     assert "quarantine 14 line(s)" in text
     listed = cli("quarantine", "list", "--spool", str(spool), "--reason", "invalid_json")

@@ -12,10 +12,10 @@ DB_ENV = "DUCKSPOOL_DB"
 
 
 def default_spool_dir() -> Path:
-    """``$DUCKSPOOL_SPOOL_DIR``, else ``./var/spool``."""
-    return Path(os.environ.get(SPOOL_ENV) or "var/spool")
+    """``$DUCKSPOOL_SPOOL_DIR``, else ``./var/spool``; ``~`` is expanded."""
+    return Path(os.environ.get(SPOOL_ENV) or "var/spool").expanduser()
 
 
 def default_db_path() -> Path:
-    """``$DUCKSPOOL_DB``, else ``./var/telemetry.duckdb``."""
-    return Path(os.environ.get(DB_ENV) or "var/telemetry.duckdb")
+    """``$DUCKSPOOL_DB``, else ``./var/telemetry.duckdb``; ``~`` is expanded."""
+    return Path(os.environ.get(DB_ENV) or "var/telemetry.duckdb").expanduser()

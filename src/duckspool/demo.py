@@ -30,7 +30,7 @@ from duckspool.loader import Loader, LoadReport, iter_records
 from duckspool.repository import DuckDBTelemetryRepository
 from duckspool.spool import Emitter, SpoolLayout
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DemoError", "DemoResult", "run_demo"]
 
 EXCHANGE_FLOW = {
     "draft": ["submitted", "cancelled"],
@@ -154,7 +154,7 @@ def _simulate(worker: int, spool: str, budget: int, seed: int) -> int:
         return emitter.stats().accepted
 
 
-def _write_legacy_segment(spool: Path) -> None:
+def _write_legacy_segment(spool: Path) -> int:
     # An old client that wrote broken lines: the loader must quarantine, not crash.
     layout = SpoolLayout(spool)
     layout.ensure(layout.sealed)
@@ -167,12 +167,20 @@ def _write_legacy_segment(spool: Path) -> None:
         b' "payload": {}}',
     ]
     (layout.sealed / f"{stamp}_legacy-client_0_000001.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    return len(lines)
 
 
 def _context() -> Any:
     methods = multiprocessing.get_all_start_methods()
     # fork is fine here: the parent has started no threads yet, and it is fast.
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _previous_rows(db_path: Path) -> int:
+    if not db_path.exists():
+        return 0
+    with DuckDBTelemetryRepository(db_path, read_only=True) as repo:
+        return repo.count()
 
 
 def run_demo(
@@ -184,14 +192,21 @@ def run_demo(
     seed: int = 7,
     out: TextIO = sys.stdout,
 ) -> DemoResult:
-    """Run the simulation, load, and print the report; returns its figures."""
+    """Run the simulation, load, and print the report; returns its figures.
+
+    Adds to whatever ``spool_dir`` and ``db_path`` already hold (the CLI refuses
+    that unless ``--append``) and says so on the page.
+    """
     started = time.monotonic()
     spool = Path(spool_dir)
+    earlier = _previous_rows(db_path)
     print(
         f"duckspool demo: {workers} worker process(es) emitting ~{events:,} events into {spool}",
         file=out,
         flush=True,
     )
+    if earlier:
+        print(f"  appending: {db_path} already holds {earlier:,} rows", file=out, flush=True)
     per_worker = max(events // max(workers, 1), 1)
     run_seed = seed + int(time.time())
     with _context().Pool(workers) as pool:
@@ -204,14 +219,30 @@ def run_demo(
             count = result.get(timeout=600)
             emitted += count
             print(f"  worker {w}: {count:,} events spooled", file=out, flush=True)
-    _write_legacy_segment(spool)
+    legacy = _write_legacy_segment(spool)
+    print(f"  legacy client: {legacy} broken lines spooled", file=out, flush=True)
     print(f"loading into {db_path} ...", file=out, flush=True)
     loader = Loader(spool, db_path)
     with Emitter(spool) as own, track_job("duckspool-loader", emitter=own):
         load = loader.run_once()
-    print(f"  {load.summary()}", file=out, flush=True)
-    loader.run_once()  # the loader's own job events, emitted while it ran
+    print(f"  pass 1: {load.summary()}", file=out, flush=True)
+    # The loader's own job event is emitted when its run ends, so it loads in a second pass.
+    second = loader.run_once()
+    print(f"  pass 2 (the loader's own job event): {second.summary()}", file=out, flush=True)
+    lines = load.lines_read + second.lines_read
+    inserted = load.events_inserted + second.events_inserted
+    duplicates = load.duplicates + second.duplicates
+    quarantined = load.quarantined_total + second.quarantined_total
+    print(
+        f"  lines read {lines:,} = {emitted:,} spooled by the workers + {legacy} legacy + "
+        f"{second.lines_read:,} loader job event(s); = {inserted:,} inserted + "
+        f"{duplicates:,} duplicates + {quarantined:,} quarantined",
+        file=out,
+        flush=True,
+    )
     report = build_report(spool, db_path)
+    report["earlier_rows"] = earlier
+    report["inserted_now"] = inserted
     print_report(report, out)
     print(
         f"done in {time.monotonic() - started:.1f}s. Try: duckspool query "
@@ -269,8 +300,14 @@ def build_report(spool: Path, db_path: Path) -> dict[str, Any]:
 
 
 def print_report(report: dict[str, Any], out: TextIO) -> None:
-    """The report as a terminal reads it."""
-    print(f"\n== telemetry_events: {report['rows']:,} rows", file=out)
+    """The report as a terminal reads it, time running forwards."""
+    earlier = report.get("earlier_rows", 0)
+    detail = (
+        f" ({earlier:,} from earlier runs + {report.get('inserted_now', 0):,} inserted now)"
+        if earlier
+        else ""
+    )
+    print(f"\n== telemetry_events: {report['rows']:,} rows{detail}", file=out)
     print("events by namespace:", file=out)
     for ns, n in report["by_namespace"].items():
         print(f"  {ns:10} {n:>8,}", file=out)
@@ -287,15 +324,15 @@ def print_report(report: dict[str, Any], out: TextIO) -> None:
     )
     hours = report["logins_per_hour"]
     print(
-        f"successful logins per hour (UTC, {len(hours)} hours; failed logins: "
+        f"successful logins per hour (UTC, {len(hours)} hours, oldest first; failed logins: "
         f"{report['failed_logins']:,}):",
         file=out,
     )
     peak = max((n for _, n in hours), default=0) or 1
+    if len(hours) > 6:
+        print(f"  ... {len(hours) - 6} earlier hours not shown", file=out)
     for hour, n in hours[-6:]:
         print(f"  {hour}  {n:>6,} {'#' * max(1, round(30 * n / peak))}", file=out)
-    if len(hours) > 6:
-        print(f"  ... {len(hours) - 6} earlier hours", file=out)
     print(
         f"duplicates skipped: {report['duplicates_skipped']:,}   "
         f"quarantined lines: {report['quarantined']:,}",
@@ -303,10 +340,26 @@ def print_report(report: dict[str, Any], out: TextIO) -> None:
     )
 
 
+def _refuse_leftovers(spool: Path, db: Path) -> None:
+    """A second demo in the same place would add to the first: say so instead."""
+    found = [str(p) for p in (spool, db) if p.exists()]
+    if found:
+        raise DemoError(
+            f"{' and '.join(found)} already exist (a previous demo?); pass --append to add "
+            "to them, or --dir NEW_DIR to start clean"
+        )
+
+
+class DemoError(Exception):
+    """The demo refused to run (its message is one line for the CLI)."""
+
+
 def main_from_cli(args: Any) -> int:
     """The ``duckspool demo`` command."""
     spool = Path(args.dir) / "spool" if args.dir else Path(args.spool)
     db = Path(args.dir) / "telemetry.duckdb" if args.dir else Path(args.db)
+    if not args.append:
+        _refuse_leftovers(spool, db)
     run_demo(spool, db, events=args.events, workers=args.workers)
     from duckspool.report import write_report
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -177,7 +176,12 @@ print(start, peak, s.written, s.dropped.get("buffer_full", 0),
 
 
 class _Misbehaving(Loader):
-    """A loader job that raises on some runs and overruns its interval on others."""
+    """A loader job that raises on its first run and overruns its interval on its second.
+
+    The overrun lasts until the test releases it, so "the scheduler tried to start
+    the job again meanwhile" is observed (APScheduler's max-instances event), not
+    assumed from how long a sleep took.
+    """
 
     def __init__(self, *a: Any, **k: Any) -> None:
         super().__init__(*a, **k)
@@ -185,6 +189,8 @@ class _Misbehaving(Loader):
         self.running = 0
         self.max_running = 0
         self.lock = threading.Lock()
+        self.overrunning = threading.Event()
+        self.release = threading.Event()
 
     def run_once(self) -> LoadReport:
         with self.lock:
@@ -193,10 +199,11 @@ class _Misbehaving(Loader):
             self.max_running = max(self.max_running, self.running)
             call = self.calls
         try:
-            if call % 3 == 1:
+            if call == 1:
                 raise RuntimeError("injected failure inside the job")
-            if call % 3 == 2:
-                time.sleep(0.5)  # 2.5 intervals
+            if call == 2:
+                self.overrunning.set()
+                assert self.release.wait(120), "the test never released the overrun"
             return super().run_once()
         finally:
             with self.lock:
@@ -207,25 +214,40 @@ def test_loader_job_raising_and_overrunning_stays_scheduled(tmp_path: Path,
                                                             record: Any) -> None:
     import logging
 
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES
+
     logging.getLogger("apscheduler").setLevel(logging.CRITICAL)
     spool, db = tmp_path / "spool", tmp_path / "t.duckdb"
     loader = _Misbehaving(spool, db)
-    reports: list[LoadReport] = []
+    loaded = threading.Condition()
+    inserted = [0]
+
+    def on_report(report: LoadReport) -> None:
+        with loaded:
+            inserted[0] += report.events_inserted
+            loaded.notify_all()
+
+    raised, refused = threading.Event(), threading.Event()
     scheduler = BackgroundScheduler(timezone="UTC")
-    job = add_loader_job(scheduler, loader, interval=0.2, on_report=reports.append)
+    scheduler.add_listener(lambda _: raised.set(), EVENT_JOB_ERROR)
+    scheduler.add_listener(lambda _: refused.set(), EVENT_JOB_MAX_INSTANCES)
+    job = add_loader_job(scheduler, loader, interval=0.2, on_report=on_report)
+    write_segment(spool / "sealed", "0.jsonl", [sample_event(0).to_json_line()])
     scheduler.start()
     try:
-        for k in range(4):
+        assert raised.wait(120), "the first run's exception never reached the scheduler"
+        assert loader.overrunning.wait(120), "the job was not scheduled again after raising"
+        for k in range(1, 4):
             write_segment(spool / "sealed", f"{k}.jsonl", [sample_event(k).to_json_line()])
-            time.sleep(0.6)
-        deadline = time.monotonic() + 20
-        while list((spool / "sealed").glob("*.jsonl")) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        assert refused.wait(120), "no run was due while the job overran"
+        loader.release.set()
+        with loaded:
+            assert loaded.wait_for(lambda: inserted[0] >= 4, timeout=120)
         assert scheduler.get_job(job.id) is not None
     finally:
+        loader.release.set()
         scheduler.shutdown(wait=True)
     assert loader.max_running == 1
-    assert loader.calls >= 6
     assert rows(db) == (4, 4)
-    record(runs=loader.calls, raised=(loader.calls + 2) // 3, max_concurrent=loader.max_running,
+    record(runs=loader.calls, raised=1, overran=1, max_concurrent=loader.max_running,
            loaded=4, lost=0)

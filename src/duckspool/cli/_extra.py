@@ -3,31 +3,26 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from duckspool.cli._commands import COMMANDS, add_location_options
+from duckspool.cli._commands import COMMANDS
+from duckspool.cli._locate import CliError
+from duckspool.cli._parser import add_demo
 
 __all__ = ["register"]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from duckspool.demo import main_from_cli
+    from duckspool.demo import DemoError, main_from_cli
 
-    return main_from_cli(args)
+    try:
+        return main_from_cli(args)
+    except DemoError as exc:
+        raise CliError(str(exc)) from None
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the demo, and export/prune/ship (cli/_scale.py), to ``sub``."""
-    p = sub.add_parser("demo", help="simulate a service, load its events and print a report")
-    add_location_options(p)
-    p.add_argument(
-        "--dir",
-        type=Path,
-        default=None,
-        help="put the spool and database under DIR instead of --spool/--db",
-    )
-    p.add_argument("--events", type=int, default=20_000, help="about how many events to emit")
-    p.add_argument("--workers", type=int, default=2, help="emitting processes")
+    """Add the demo, export/prune/ship (cli/_scale.py) and report (cli/_report.py) to ``sub``."""
+    add_demo(sub)
     COMMANDS["demo"] = cmd_demo
     from duckspool.cli._scale import register as register_scale
 

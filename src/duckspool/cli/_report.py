@@ -9,7 +9,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from duckspool.cli._commands import COMMANDS, add_location_options
+from duckspool.cli._commands import COMMANDS
+from duckspool.cli._parser import add_location_options
 from duckspool.exceptions import ConfigurationError, DatabaseLocked
 
 __all__ = ["add_report_command", "cmd_report"]

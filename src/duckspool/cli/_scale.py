@@ -10,7 +10,9 @@ from typing import Any
 
 import orjson
 
-from duckspool.cli._commands import COMMANDS, CliError, add_location_options
+from duckspool.cli._commands import COMMANDS
+from duckspool.cli._locate import CliError
+from duckspool.cli._parser import add_location_options
 from duckspool.exceptions import DatabaseLocked
 
 __all__ = ["EX_TEMPFAIL", "parse_instant", "register"]

@@ -156,6 +156,10 @@ class Loader:
         except DatabaseLocked as exc:
             skipped = f"database busy: {exc}"
         except Exception as exc:  # a pass reports, it never raises into a scheduler
+            if _interrupted(exc):
+                # Ctrl-C inside a DuckDB call surfaces as DuckDB's own error, not as
+                # KeyboardInterrupt: give the caller the interrupt it asked for.
+                raise KeyboardInterrupt from None
             if environmental(str(exc)):
                 log.warning("duckspool load failed, will retry: %s", exc)
                 tally.errors.append(f"load failed, will retry: {exc}")
@@ -473,6 +477,15 @@ def environmental(error: str) -> bool:
     push good segments into ``failed/``.
     """
     return any(marker in error for marker in _ENVIRONMENTAL)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """True for DuckDB's answer to SIGINT during a query ("Query interrupted")."""
+    import duckdb
+
+    if isinstance(exc, duckdb.InterruptException):
+        return True
+    return type(exc) is RuntimeError and "interrupted" in str(exc).lower()
 
 
 def _discard_result(result: SegmentResult) -> None:

@@ -62,7 +62,10 @@ class WorkerPool:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
-                start_new_session=False,
+                # Their own process group: a terminal's Ctrl-C goes to the loader only.
+                # A worker still importing has not yet ignored SIGINT, and would print
+                # a KeyboardInterrupt traceback over the CLI's one line.
+                process_group=0,
             )
             for _ in range(size)
         ]

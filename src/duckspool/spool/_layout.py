@@ -71,6 +71,18 @@ class SpoolLayout:
                 # mkdir's mode is cut by the umask; telemetry holds user ids, so say it exactly.
                 os.chmod(path, mode)
 
+    def strangers(self) -> list[str]:
+        """Names in ``sealed/`` the loader will never read (not ``*.jsonl``), sorted.
+
+        A ``notes.txt`` or a ``*.jsonl.gz`` dropped there by hand is not an error,
+        but nobody should believe it was loaded: ``stats`` and ``load`` name them.
+        """
+        try:
+            names = [p.name for p in self.sealed.iterdir()]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(n for n in names if not n.endswith(SEGMENT_SUFFIX))
+
 
 @dataclass(frozen=True, slots=True)
 class SegmentName:
