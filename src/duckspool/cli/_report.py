@@ -9,8 +9,9 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from duckspool.cli._args import path_arg
 from duckspool.cli._commands import COMMANDS
-from duckspool.cli._parser import add_location_options
+from duckspool.cli._parser import add_command, add_location_options
 from duckspool.exceptions import ConfigurationError, DatabaseLocked
 
 __all__ = ["add_report_command", "cmd_report"]
@@ -52,18 +53,21 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def add_report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``report`` to the sub-commands."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "report",
-        help="write one self-contained HTML report (charts and tables) of the database",
-        description="Write one self-contained HTML file: events over time, auth, exchange "
-        "funnels, jobs and pipeline health, each a chart with its numbers, computed by DuckDB "
-        "over the database opened read-only. It opens from disk and makes no network request. "
-        "Example: duckspool report --since 2026-11-01 --out nov.html",
+        "write one self-contained HTML report (charts and tables) of the database",
+        "duckspool report --since 2026-11-01 --out nov.html",
+    )
+    p.description = (
+        "Write one self-contained HTML file: events over time, auth, exchange funnels, jobs and "
+        "pipeline health, each a chart with its numbers, computed by DuckDB over the database "
+        "opened read-only. It opens from disk and makes no network request."
     )
     add_location_options(p)
     p.add_argument(
         "--out",
-        type=Path,
+        type=path_arg,
         default=Path("report.html"),
         help="the HTML file to write (default: %(default)s)",
     )

@@ -10,9 +10,10 @@ from typing import Any
 
 import orjson
 
+from duckspool.cli._args import path_arg
 from duckspool.cli._commands import COMMANDS
 from duckspool.cli._locate import CliError
-from duckspool.cli._parser import add_location_options
+from duckspool.cli._parser import add_command, add_location_options
 from duckspool.exceptions import DatabaseLocked
 
 __all__ = ["EX_TEMPFAIL", "parse_instant", "register"]
@@ -114,18 +115,24 @@ def cmd_ship(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the export, prune and ship sub-commands to ``sub``."""
-    p = sub.add_parser(
-        "export", help="write new rows as Parquet partitioned by date/namespace (docs/export.md)"
+    p = add_command(
+        sub,
+        "export",
+        "write new rows as Parquet partitioned by date/namespace (docs/export.md)",
+        "duckspool export --to /data/telemetry-parquet --since 2026-11-01",
     )
     add_location_options(p)
-    p.add_argument("--to", type=Path, required=True, help="target directory")
+    p.add_argument("--to", type=path_arg, required=True, help="target directory")
     p.add_argument(
         "--since", type=parse_instant, help="only events that occurred at or after this (UTC)"
     )
     p.add_argument("--until", type=parse_instant, help="only events that occurred before this")
 
-    p = sub.add_parser(
-        "prune", help="delete rows from the database that are proven to be in the export"
+    p = add_command(
+        sub,
+        "prune",
+        "delete rows from the database that are proven to be in the export",
+        "duckspool prune --exported-before 2026-10-01 --export-dir /data/telemetry-parquet",
     )
     add_location_options(p)
     p.add_argument(
@@ -137,24 +144,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--export-dir",
-        type=Path,
+        type=path_arg,
         required=True,
         metavar="DIR",
         help="the `duckspool export --to` directory whose manifests prove rows exported",
     )
     p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
 
-    p = sub.add_parser(
-        "ship", help="move this host's sealed segments into a central spool's sealed/"
+    p = add_command(
+        sub,
+        "ship",
+        "move this host's sealed segments into a central spool's sealed/",
+        "duckspool ship --spool /var/lib/app/spool --to /mnt/central/spool",
     )
     p.add_argument(
         "--spool",
-        type=Path,
+        type=path_arg,
         default=None,
         help="this host's spool directory (default: $DUCKSPOOL_SPOOL_DIR or ./var/spool)",
     )
     p.add_argument(
-        "--to", type=Path, required=True, metavar="CENTRAL_SPOOL", help="the loader's spool"
+        "--to", type=path_arg, required=True, metavar="CENTRAL_SPOOL", help="the loader's spool"
     )
     p.add_argument("--dry-run", action="store_true", help="only list what would move")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
