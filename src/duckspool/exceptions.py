@@ -42,8 +42,8 @@ class LineRejected(DuckspoolError):
     """A spool line is not a valid event.
 
     ``reason`` is a stable code (``invalid_json``, ``not_an_object``,
-    ``invalid_event``, ``unsupported_schema_version``); ``detail`` is for humans
-    and names the offending field path where there is one.
+    ``invalid_event``, ``unsupported_schema_version``, ``number_out_of_range``);
+    ``detail`` is for humans and names the offending field path where there is one.
     """
 
     def __init__(self, reason: str, detail: str) -> None:

@@ -13,14 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from duckspool.contracts import LineRejected, TelemetryEvent, parse_line
+from duckspool.contracts import LineRejected, parse_line
 from duckspool.loader._quarantine import OVERSIZE, TRUNCATED, UNSTORABLE, QuarantineWriter
 from duckspool.loader._reader import iter_lines, segment_key
 
 __all__ = ["SegmentResult", "validate_segment"]
-
-_validate_json = TelemetryEvent.__pydantic_validator__.validate_json
-_CURRENT = TelemetryEvent.model_fields["schema_version"].default
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,22 +155,15 @@ def _validated_wire(
 ) -> bytes | None:
     """The event's wire form if ``data`` is valid, else None (and the line is quarantined)."""
     try:
-        # The contract's fast path inline; parse_line only for what it rejects or
-        # must convert (it also says why).
-        event: TelemetryEvent = _validate_json(data)
-        if event.schema_version != _CURRENT:
-            event = parse_line(data)
-    except Exception:  # noqa: BLE001 - parse_line classifies it, and raises nothing else
-        try:
-            event = parse_line(data)
-        except LineRejected as exc:
-            if terminated:
-                quarantine.add(number, exc.reason, exc.detail, data)
-            else:
-                quarantine.add(
-                    number, TRUNCATED, f"last line has no newline (torn write): {exc.detail}", data
-                )
-            return None
+        event = parse_line(data)
+    except LineRejected as exc:
+        if terminated:
+            quarantine.add(number, exc.reason, exc.detail, data)
+        else:
+            quarantine.add(
+                number, TRUNCATED, f"last line has no newline (torn write): {exc.detail}", data
+            )
+        return None
     try:
         return event.to_json_line()
     except TypeError as exc:
