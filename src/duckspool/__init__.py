@@ -39,6 +39,8 @@ from duckspool.loader import (
 )
 from duckspool.repository import (
     DuckDBTelemetryRepository,
+    LoadTarget,
+    MemoryTelemetryRepository,
     EventQuery,
     SaveResult,
     TelemetryRepository,
@@ -62,6 +64,8 @@ __all__ = [
     "DatabaseTooNew",
     "DropReason",
     "DuckDBTelemetryRepository",
+    "LoadTarget",
+    "MemoryTelemetryRepository",
     "DuckspoolError",
     "Emitter",
     "EmitterStats",

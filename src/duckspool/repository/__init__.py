@@ -1,25 +1,45 @@
-"""Where events are stored: the repository protocol and its DuckDB implementation."""
+"""Where events are stored: the repository protocols and their implementations.
+
+:class:`DuckDBTelemetryRepository` is the store; :class:`MemoryTelemetryRepository`
+keeps events in a dict (tests, and code that wants the loader without a file).
+Both satisfy :class:`TelemetryRepository` and :class:`LoadTarget`.
+"""
 
 from duckspool.repository._connection import DEFAULT_STORAGE_VERSION, open_database
-from duckspool.repository._duckdb import (
+from duckspool.repository._duckdb import DuckDBTelemetryRepository
+from duckspool.repository._envelope import ENVELOPE, EnvelopeField
+from duckspool.repository._export import ExportResult, export_parquet
+from duckspool.repository._memory import MemoryTelemetryRepository
+from duckspool.repository._protocol import (
+    Authority,
     BatchResult,
     Conflict,
-    DuckDBTelemetryRepository,
+    EventQuery,
+    LoadBatch,
+    LoadTarget,
+    SaveResult,
+    SegmentLines,
     SegmentLoad,
     StagedFile,
+    TelemetryRepository,
 )
-from duckspool.repository._export import ExportResult, export_parquet
-from duckspool.repository._protocol import EventQuery, SaveResult, TelemetryRepository
 from duckspool.repository._staging import StagedBatch
 
 __all__ = [
     "DEFAULT_STORAGE_VERSION",
+    "ENVELOPE",
+    "Authority",
     "BatchResult",
     "Conflict",
     "DuckDBTelemetryRepository",
+    "EnvelopeField",
     "EventQuery",
     "ExportResult",
+    "LoadBatch",
+    "LoadTarget",
+    "MemoryTelemetryRepository",
     "SaveResult",
+    "SegmentLines",
     "SegmentLoad",
     "StagedBatch",
     "StagedFile",

@@ -1,0 +1,234 @@
+"""The DuckDB side of a load: one transaction inserting a batch and its ledger rows.
+
+Rows come from two places: staged files (lines the contract validated, read
+with ``read_json``) and the bulk path's table (lines DuckDB validated, see
+``_bulk.py``). Both carry ``_s`` (segment ordinal) and ``_n`` (line number), so
+"the earliest wins a duplicate id" means the same thing for either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import duckdb
+import orjson
+
+from duckspool.exceptions import RepositoryError
+from duckspool.repository._bulk import BULK_TABLE, BulkOutcome, bulk_validate
+from duckspool.repository._envelope import ENVELOPE, column_list, wire_columns
+from duckspool.repository._protocol import (
+    BatchResult,
+    Conflict,
+    LoadBatch,
+    SegmentLines,
+    SegmentLoad,
+    StagedFile,
+)
+
+__all__ = ["ingest"]
+
+_WIRE = ", ".join(f.wire for f in ENVELOPE)
+_READ_STAGED = (
+    "CREATE OR REPLACE TEMP TABLE _ds_json AS SELECT filename, _n, {wire} "
+    "FROM read_json(?, format = 'newline_delimited', maximum_object_size = {max_size}, "
+    "filename = true, columns = {{{columns}}})"
+)
+# A staged line carries its line number; a passthrough file (the segment itself)
+# does not, and its row order gives it (DuckDB keeps insertion order).
+_FROM_STAGED = (
+    "SELECT map_extract_value(MAP(?::VARCHAR[], ?::INTEGER[]), filename) AS _s, "
+    "coalesce(_n, rowid - min(rowid) OVER (PARTITION BY filename) + 1) AS _n, {wire} "
+    "FROM _ds_json"
+)
+
+
+def ingest(
+    cur: duckdb.DuckDBPyConnection,
+    batch: LoadBatch,
+    before_commit: Callable[[tuple[Conflict, ...]], None] | None,
+    max_line_bytes: int,
+) -> BatchResult:
+    """Validate ``batch.raw`` in bulk, stage the rest through the authority, commit it all."""
+    try:
+        bulk = BulkOutcome()
+        staged = list(batch.staged)
+        segments = list(batch.segments)
+        if batch.raw:
+            bulk = bulk_validate(cur, batch.raw, segments, max_line_bytes)
+            staged, segments = _consult_authority(batch, bulk, staged, segments)
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            result = _insert(cur, staged, segments, bool(batch.raw), max_line_bytes)
+            result = dataclasses.replace(result, bulk_lines=bulk.lines)
+            _record_segments(cur, segments, result)
+            if before_commit is not None:
+                before_commit(result.conflicts)
+            cur.execute("COMMIT")
+        except BaseException:
+            # A failed COMMIT has already ended the transaction; the original
+            # error is the one worth reporting, not "no transaction is active".
+            with contextlib.suppress(duckdb.Error):
+                cur.execute("ROLLBACK")
+            raise
+    finally:
+        for table in (
+            "_ds_lines",
+            BULK_TABLE,
+            "_ds_json",
+            "_ds_stage",
+            "_ds_first",
+            "_ds_existing",
+        ):
+            with contextlib.suppress(duckdb.Error):
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
+    return result
+
+
+def _consult_authority(
+    batch: LoadBatch,
+    bulk: BulkOutcome,
+    staged: list[StagedFile],
+    segments: list[SegmentLoad],
+) -> tuple[list[StagedFile], list[SegmentLoad]]:
+    if batch.authority is None:
+        raise RepositoryError("a batch with raw segments needs an authority")
+    counted: dict[int, tuple[int, int]] = {}
+    for f in batch.raw:
+        if f.ordinal in bulk.unreadable:
+            lines = batch.authority(f.ordinal, None)
+        elif bulk.rejected.get(f.ordinal):
+            lines = batch.authority(f.ordinal, frozenset(bulk.rejected[f.ordinal]))
+        else:
+            lines = SegmentLines(None, 0, 0)
+        if lines.staged is not None:
+            staged.append(lines.staged)
+        counted[f.ordinal] = (bulk.accepted.get(f.ordinal, 0) + lines.events, lines.quarantined)
+    segments = [
+        dataclasses.replace(s, events=counted[s.ordinal][0], quarantined=counted[s.ordinal][1])
+        if s.ordinal in counted
+        else s
+        for s in segments
+    ]
+    return staged, segments
+
+
+def _insert(
+    cur: duckdb.DuckDBPyConnection,
+    files: Sequence[StagedFile],
+    segments: Sequence[SegmentLoad],
+    bulk: bool,
+    max_line_bytes: int,
+) -> BatchResult:
+    sources = []
+    params: list[object] = []
+    if files:
+        ordered = sorted(files, key=lambda f: f.ordinal)
+        paths = [str(f.path) for f in ordered]
+        cur.execute(
+            _READ_STAGED.format(
+                wire=_WIRE,
+                max_size=max(max_line_bytes * 2, 1 << 20),
+                columns=wire_columns({"_n": "BIGINT"}),
+            ),
+            [paths],
+        )
+        sources.append(_FROM_STAGED.format(wire=_WIRE))
+        params += [paths, [f.ordinal for f in ordered]]
+    if bulk:
+        sources.append(f"SELECT _s, _n, {_WIRE} FROM {BULK_TABLE} WHERE ok")
+    if not sources:
+        return BatchResult(0, 0, ())
+    cur.execute("CREATE OR REPLACE TEMP TABLE _ds_stage AS " + " UNION ALL ".join(sources), params)
+    staged, lo, hi = cur.execute(
+        "SELECT count(*), min(id)::VARCHAR, max(id)::VARCHAR FROM _ds_stage"
+    ).fetchone() or (0, None, None)
+    if not staged:
+        return BatchResult(0, 0, ())
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE _ds_first AS SELECT * FROM _ds_stage "
+        "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _s, _n) = 1"
+    )
+    # The id range bounds the probe: ids are time-ordered, so DuckDB's zone maps
+    # skip every row group of history outside this batch's range.
+    cur.execute(
+        f"CREATE OR REPLACE TEMP TABLE _ds_existing AS SELECT {column_list('t.')} "
+        "FROM telemetry_events t "
+        "WHERE t.id BETWEEN ?::UUID AND ?::UUID AND t.id IN (SELECT id FROM _ds_stage)",
+        [lo, hi],
+    )
+    conflicts = _conflicts(cur)
+    wire = ", ".join(f"f.{f.wire}" for f in ENVELOPE)
+    ordinals = [s.ordinal for s in segments]
+    names = [s.name for s in segments]
+    inserted = cur.execute(
+        f"INSERT INTO telemetry_events ({column_list()}, namespace, source_segment, loaded_at) "
+        f"SELECT {wire}, split_part(f.eventType, '.', 1), "
+        "map_extract_value(MAP(?::INTEGER[], ?::VARCHAR[]), f._s), ? "
+        "FROM _ds_first f ANTI JOIN _ds_existing e ON f.id = e.id",
+        [ordinals, names, datetime.now(UTC)],
+    ).fetchone()
+    count = int(inserted[0]) if inserted else 0
+    return BatchResult(count, int(staged) - count - len(conflicts), conflicts)
+
+
+def _differs(a: str, b: str) -> str:
+    """SQL: any envelope field but the payload differs between row aliases ``a`` and ``b``."""
+    return " OR ".join(
+        f"{a}.{f.wire} IS DISTINCT FROM {b}.{f.wire}" for f in ENVELOPE if f.wire != "payload"
+    )
+
+
+def _conflicts(cur: duckdb.DuckDBPyConnection) -> tuple[Conflict, ...]:
+    """Staged rows whose id is kept (stored, or staged earlier) with other content.
+
+    SQL finds candidates (any column differs as stored); Python then compares
+    payloads as JSON values, so the same payload with its keys in another
+    order is a duplicate, not a conflict. Candidates are rare: only ids seen
+    twice are compared at all.
+    """
+    as_wire = ", ".join(f"{f.column} AS {f.wire}" for f in ENVELOPE)
+    rows = cur.execute(
+        f"WITH kept AS (SELECT {as_wire} FROM _ds_existing "
+        f"  UNION ALL SELECT {_WIRE} FROM _ds_first "
+        "  WHERE id NOT IN (SELECT id FROM _ds_existing)) "
+        "SELECT s._s, s._n, s.id, s.payload::VARCHAR, k.payload::VARCHAR, "
+        f"       {_differs('s', 'k')} AS envelope_differs "
+        "FROM _ds_stage s JOIN kept k ON s.id = k.id "
+        f"WHERE s.payload::VARCHAR IS DISTINCT FROM k.payload::VARCHAR OR {_differs('s', 'k')} "
+        "ORDER BY s._s, s._n"
+    ).fetchall()
+    return tuple(
+        Conflict(int(s if s is not None else 0), int(n), i)
+        for s, n, i, mine, theirs, envelope_differs in rows
+        if envelope_differs or orjson.loads(mine) != orjson.loads(theirs)
+    )
+
+
+def _record_segments(
+    cur: duckdb.DuckDBPyConnection, segments: Sequence[SegmentLoad], result: BatchResult
+) -> None:
+    if not segments:
+        return
+    # Per-segment splits of inserted/duplicates are not needed by anyone; the batch
+    # totals go on the first segment's row so the ledger sums to the truth.
+    rows = [
+        [
+            seg.key,
+            seg.name,
+            seg.size_bytes,
+            seg.lines,
+            seg.events,
+            result.inserted if index == 0 else 0,
+            result.duplicates if index == 0 else 0,
+            seg.quarantined,
+        ]
+        for index, seg in enumerate(segments)
+    ]
+    cur.executemany(
+        "INSERT INTO load_ledger (segment_key, segment_name, size_bytes, lines, events, "
+        "inserted, duplicates, quarantined) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
