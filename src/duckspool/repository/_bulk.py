@@ -37,9 +37,10 @@ line against ``parse_line``. Each predicate and the contract rule it implements:
 ``size``
     At most ``max_line_bytes`` long (longer lines are ``oversize``).
 
-A segment DuckDB cannot read as a whole (invalid UTF-8, a line past its size
-limit) or whose line count differs from the loader's is passed to the authority
-entire.
+A segment DuckDB cannot read as a whole (invalid UTF-8, a NUL byte, a line past
+its size limit), one that starts with a byte-order mark (which DuckDB's reader
+drops), or one whose line count differs from ``SegmentLoad.lines`` (a ``\r``
+splits a line for DuckDB) is passed to the authority entire.
 """
 
 from __future__ import annotations
@@ -159,7 +160,15 @@ def bulk_validate(
     """
     outcome = BulkOutcome()
     expected = {s.ordinal: s.lines for s in segments}
-    readable = _read_lines(cur, list(files), max_line_bytes, outcome)
+    candidates = []
+    for f in files:
+        with f.path.open("rb") as fh:
+            if fh.read(3) == b"\xef\xbb\xbf":
+                # DuckDB's CSV reader drops a leading byte-order mark; the contract does not.
+                outcome.unreadable.add(f.ordinal)
+                continue
+        candidates.append(f)
+    readable = _read_lines(cur, candidates, max_line_bytes, outcome)
     names = [str(f.path) for f in readable]
     counts = dict(
         cur.execute("SELECT filename, count(*) FROM _ds_lines GROUP BY filename").fetchall()
@@ -203,6 +212,9 @@ def _read_lines(
     """Read ``files`` into ``_ds_lines`` in order; the ones DuckDB refuses go to ``unreadable``."""
     max_size = max_line_bytes + 1024
     create = f"CREATE OR REPLACE TEMP TABLE _ds_lines AS {_READ_LINES}"
+    if not files:
+        cur.execute("CREATE OR REPLACE TEMP TABLE _ds_lines (filename VARCHAR, line VARCHAR)")
+        return files
     try:
         cur.execute(create, {"files": [str(f.path) for f in files], "max_size": max_size})
         return files
