@@ -32,15 +32,15 @@ __all__ = ["ingest"]
 
 _WIRE = ", ".join(f.wire for f in ENVELOPE)
 _READ_STAGED = (
-    "CREATE OR REPLACE TEMP TABLE _ds_json AS SELECT filename, _n, {wire} "
+    "CREATE OR REPLACE TEMP TABLE _ds_json AS "
+    "SELECT map_extract_value(MAP(?::VARCHAR[], ?::INTEGER[]), filename) AS _s, _n, {wire} "
     "FROM read_json(?, format = 'newline_delimited', maximum_object_size = {max_size}, "
     "filename = true, columns = {{{columns}}})"
 )
 # A staged line carries its line number; a passthrough file (the segment itself)
 # does not, and its row order gives it (DuckDB keeps insertion order).
 _FROM_STAGED = (
-    "SELECT map_extract_value(MAP(?::VARCHAR[], ?::INTEGER[]), filename) AS _s, "
-    "coalesce(_n, rowid - min(rowid) OVER (PARTITION BY filename) + 1) AS _n, {wire} "
+    "SELECT _s, coalesce(_n, rowid - min(rowid) OVER (PARTITION BY _s) + 1) AS _n, {wire} "
     "FROM _ds_json"
 )
 
@@ -123,7 +123,6 @@ def _insert(
     max_line_bytes: int,
 ) -> BatchResult:
     sources = []
-    params: list[object] = []
     if files:
         ordered = sorted(files, key=lambda f: f.ordinal)
         paths = [str(f.path) for f in ordered]
@@ -133,24 +132,20 @@ def _insert(
                 max_size=max(max_line_bytes * 2, 1 << 20),
                 columns=wire_columns({"_n": "BIGINT"}),
             ),
-            [paths],
+            [paths, [f.ordinal for f in ordered], paths],
         )
         sources.append(_FROM_STAGED.format(wire=_WIRE))
-        params += [paths, [f.ordinal for f in ordered]]
     if bulk:
         sources.append(f"SELECT _s, _n, {_WIRE} FROM {BULK_TABLE} WHERE ok")
     if not sources:
         return BatchResult(0, 0, ())
-    cur.execute("CREATE OR REPLACE TEMP TABLE _ds_stage AS " + " UNION ALL ".join(sources), params)
+    # A view: the rows are scanned a few times but copied only into the table.
+    cur.execute("CREATE OR REPLACE TEMP VIEW _ds_stage AS " + " UNION ALL ".join(sources))
     staged, lo, hi = cur.execute(
         "SELECT count(*), min(id)::VARCHAR, max(id)::VARCHAR FROM _ds_stage"
     ).fetchone() or (0, None, None)
     if not staged:
         return BatchResult(0, 0, ())
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _ds_first AS SELECT * FROM _ds_stage "
-        "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _s, _n) = 1"
-    )
     # The id range bounds the probe: ids are time-ordered, so DuckDB's zone maps
     # skip every row group of history outside this batch's range.
     cur.execute(
@@ -159,15 +154,28 @@ def _insert(
         "WHERE t.id BETWEEN ?::UUID AND ?::UUID AND t.id IN (SELECT id FROM _ds_stage)",
         [lo, hi],
     )
+    # Only rows whose id is seen twice (in the batch, or stored already) need ordering
+    # and comparing; every other row is inserted as it is.
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE _ds_repeated AS SELECT * FROM _ds_stage "
+        "WHERE id IN (SELECT id FROM _ds_stage GROUP BY id HAVING count(*) > 1) "
+        "   OR id IN (SELECT id FROM _ds_existing)"
+    )
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE _ds_first AS SELECT * FROM _ds_repeated "
+        "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _s, _n) = 1"
+    )
     conflicts = _conflicts(cur)
-    wire = ", ".join(f"f.{f.wire}" for f in ENVELOPE)
+    wire = ", ".join(f"s.{f.wire}" for f in ENVELOPE)
     ordinals = [s.ordinal for s in segments]
     names = [s.name for s in segments]
     inserted = cur.execute(
         f"INSERT INTO telemetry_events ({column_list()}, namespace, source_segment, loaded_at) "
-        f"SELECT {wire}, split_part(f.eventType, '.', 1), "
-        "map_extract_value(MAP(?::INTEGER[], ?::VARCHAR[]), f._s), ? "
-        "FROM _ds_first f ANTI JOIN _ds_existing e ON f.id = e.id",
+        f"SELECT {wire}, split_part(s.eventType, '.', 1), "
+        "map_extract_value(MAP(?::INTEGER[], ?::VARCHAR[]), s._s), ? FROM ("
+        "  SELECT * FROM _ds_stage ANTI JOIN _ds_repeated r USING (id) "
+        "  UNION ALL "
+        "  SELECT * FROM _ds_first ANTI JOIN _ds_existing e USING (id)) s",
         [ordinals, names, datetime.now(UTC)],
     ).fetchone()
     count = int(inserted[0]) if inserted else 0
@@ -196,7 +204,7 @@ def _conflicts(cur: duckdb.DuckDBPyConnection) -> tuple[Conflict, ...]:
         "  WHERE id NOT IN (SELECT id FROM _ds_existing)) "
         "SELECT s._s, s._n, s.id, s.payload::VARCHAR, k.payload::VARCHAR, "
         f"       {_differs('s', 'k')} AS envelope_differs "
-        "FROM _ds_stage s JOIN kept k ON s.id = k.id "
+        "FROM _ds_repeated s JOIN kept k ON s.id = k.id "
         f"WHERE s.payload::VARCHAR IS DISTINCT FROM k.payload::VARCHAR OR {_differs('s', 'k')} "
         "ORDER BY s._s, s._n"
     ).fetchall()
