@@ -22,8 +22,13 @@ from hypothesis import strategies as st
 from duckspool import DuckDBTelemetryRepository, LineRejected, Loader, parse_line
 from duckspool.contracts import TelemetryEvent, uuid7
 from duckspool.loader import iter_records, raw_bytes
-from duckspool.repository import LoadBatch, MemoryTelemetryRepository, SegmentLines, SegmentLoad
-from duckspool.repository import StagedFile
+from duckspool.repository import (
+    LoadBatch,
+    MemoryTelemetryRepository,
+    SegmentLines,
+    SegmentLoad,
+    StagedFile,
+)
 from tests.conftest import sample_event, write_segment
 
 PAYLOAD = {"method": "password", "attempt": 3, "mfa": True, "ratio": 0.25, "tags": ["a", "b"],
@@ -97,9 +102,10 @@ MUTATIONS: dict[str, Callable[[bytes], bytes]] = {
     # id
     "id_upper": lambda line: set_field(line, "id", orjson.dumps(_id(line).upper())),
     "id_no_hyphens": lambda line: set_field(line, "id", orjson.dumps(_id(line).replace("-", ""))),
-    "id_braces": lambda line: set_field(line, "id", orjson.dumps("{%s}" % _id(line))),
+    "id_braces": lambda line: set_field(line, "id", orjson.dumps("{" + _id(line) + "}")),
     "id_urn": lambda line: set_field(line, "id", orjson.dumps(f"urn:uuid:{_id(line)}")),
-    "id_v4": lambda line: set_field(line, "id", orjson.dumps(_id(line)[:14] + "4" + _id(line)[15:])),
+    "id_v4": lambda line: set_field(
+        line, "id", orjson.dumps(_id(line)[:14] + "4" + _id(line)[15:])),
     "id_nil": field("id", b'"00000000-0000-0000-0000-000000000000"'),
     "id_number": field("id", b"12"),
     "id_bad": field("id", b'"not-a-uuid"'),

@@ -39,9 +39,9 @@ from duckspool.loader import (
 )
 from duckspool.repository import (
     DuckDBTelemetryRepository,
+    EventQuery,
     LoadTarget,
     MemoryTelemetryRepository,
-    EventQuery,
     SaveResult,
     TelemetryRepository,
 )
@@ -64,15 +64,15 @@ __all__ = [
     "DatabaseTooNew",
     "DropReason",
     "DuckDBTelemetryRepository",
-    "LoadTarget",
-    "MemoryTelemetryRepository",
     "DuckspoolError",
     "Emitter",
     "EmitterStats",
     "EventQuery",
     "LineRejected",
     "LoadReport",
+    "LoadTarget",
     "Loader",
+    "MemoryTelemetryRepository",
     "MigrationChecksumMismatch",
     "MigrationError",
     "RepositoryError",

@@ -167,8 +167,7 @@ class Loader:
         self._stop.clear()
         lock = SpoolLock(self.layout.root)
         try:
-            if not self.layout.root.is_dir():
-                raise SpoolNotFound(str(self.layout.root.absolute()))
+            self._check_spool()
             if not lock.acquire():
                 skipped = f"another loader (pid {lock.holder()}) is working on this spool"
             else:
@@ -207,6 +206,10 @@ class Loader:
         elif report.segments_loaded or report.errors:
             log.info("duckspool load: %s", report.summary())
         return report
+
+    def _check_spool(self) -> None:
+        if not self.layout.root.is_dir():
+            raise SpoolNotFound(str(self.layout.root.absolute()))
 
     def _run(self, tally: _Tally) -> None:
         layout = self.layout
