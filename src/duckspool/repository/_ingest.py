@@ -45,6 +45,17 @@ _FROM_STAGED = (
 )
 
 
+_TEMP_TABLES = (
+    "_ds_lines",
+    "_ds_files",
+    BULK_TABLE,
+    "_ds_json",
+    "_ds_existing",
+    "_ds_repeated",
+    "_ds_first",
+)
+
+
 def ingest(
     cur: duckdb.DuckDBPyConnection,
     batch: LoadBatch,
@@ -74,14 +85,9 @@ def ingest(
                 cur.execute("ROLLBACK")
             raise
     finally:
-        for table in (
-            "_ds_lines",
-            BULK_TABLE,
-            "_ds_json",
-            "_ds_stage",
-            "_ds_first",
-            "_ds_existing",
-        ):
+        with contextlib.suppress(duckdb.Error):
+            cur.execute("DROP VIEW IF EXISTS _ds_stage")
+        for table in _TEMP_TABLES:
             with contextlib.suppress(duckdb.Error):
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
     return result
@@ -167,16 +173,18 @@ def _insert(
     )
     conflicts = _conflicts(cur)
     wire = ", ".join(f"s.{f.wire}" for f in ENVELOPE)
-    ordinals = [s.ordinal for s in segments]
-    names = [s.name for s in segments]
+    # Segment names by ordinal, as a list indexed by it (one constant, no per-row map).
+    names: list[str | None] = [None] * (max((s.ordinal for s in segments), default=0) + 1)
+    for seg in segments:
+        names[seg.ordinal] = seg.name
     inserted = cur.execute(
         f"INSERT INTO telemetry_events ({column_list()}, namespace, source_segment, loaded_at) "
         f"SELECT {wire}, split_part(s.eventType, '.', 1), "
-        "map_extract_value(MAP(?::INTEGER[], ?::VARCHAR[]), s._s), ? FROM ("
+        "(?::VARCHAR[])[s._s + 1], ? FROM ("
         "  SELECT * FROM _ds_stage ANTI JOIN _ds_repeated r USING (id) "
         "  UNION ALL "
         "  SELECT * FROM _ds_first ANTI JOIN _ds_existing e USING (id)) s",
-        [ordinals, names, datetime.now(UTC)],
+        [names, datetime.now(UTC)],
     ).fetchone()
     count = int(inserted[0]) if inserted else 0
     return BatchResult(count, int(staged) - count - len(conflicts), conflicts)
