@@ -22,7 +22,6 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from duckspool.exceptions import (
@@ -33,9 +32,15 @@ from duckspool.exceptions import (
 )
 from duckspool.loader import _validate
 from duckspool.loader._attempts import AttemptLog
+from duckspool.loader._batch import (
+    Batch,
+    Tally,
+    discard_files,
+    discard_result,
+    quarantine_conflicts,
+)
 from duckspool.loader._lock import SpoolLock
 from duckspool.loader._quarantine import ID_CONFLICT, QuarantineWriter
-from duckspool.loader._reader import iter_lines
 from duckspool.loader._report import LoadReport
 from duckspool.loader._segments import SegmentShelf
 from duckspool.loader._validate import SegmentResult
@@ -58,36 +63,6 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 
-_POOL_MIN_SEGMENTS = 3
-_POOL_MIN_BYTES = 24 << 20
-
-
-@dataclass
-class _Batch:
-    results: list[SegmentResult] = field(default_factory=list)
-    quarantines: dict[int, QuarantineWriter] = field(default_factory=dict)
-    copies: list[Path] = field(default_factory=list)  # byte-identical to a segment in the batch
-    authority_files: list[Path] = field(default_factory=list)  # staged by validate_lines
-    events: int = 0
-    bytes: int = 0
-
-    def holds(self, key: str) -> bool:
-        return any(r.key == key for r in self.results)
-
-
-class _Tally:
-    def __init__(self) -> None:
-        self.loaded = 0
-        self.already = 0
-        self.set_aside = 0
-        self.lines = 0
-        self.inserted = 0
-        self.duplicates = 0
-        self.bytes = 0
-        self.quarantined: Counter[str] = Counter()
-        self.bulk = 0
-        self.errors: list[str] = []
-
 
 class Loader:
     """Loads a spool directory's sealed segments into a telemetry store.
@@ -102,8 +77,8 @@ class Loader:
     are never split across transactions); ``max_line_bytes`` longer lines are
     quarantined as ``oversize``; ``max_attempts`` failures set a segment aside in
     ``failed/``; ``keep_loaded_for`` seconds keeps loaded segments in ``loaded/``
-    (None deletes them); ``memory_limit`` caps DuckDB; ``workers`` validation
-    processes (None: up to 2 when the backlog is large, 0: never).
+    (None deletes them); ``memory_limit`` caps DuckDB; ``workers`` processes validate
+    segments the bulk path cannot read (None or 0: none, in this process).
     """
 
     def __init__(
@@ -162,7 +137,7 @@ class Loader:
     def run_once(self) -> LoadReport:
         """Load everything sealed now. Reports problems in the result; never raises."""
         started = time.monotonic()
-        tally = _Tally()
+        tally = Tally()
         skipped: str | None = None
         self._stop.clear()
         lock = SpoolLock(self.layout.root)
@@ -211,7 +186,7 @@ class Loader:
         if not self.layout.root.is_dir():
             raise SpoolNotFound(str(self.layout.root.absolute()))
 
-    def _run(self, tally: _Tally) -> None:
+    def _run(self, tally: Tally) -> None:
         layout = self.layout
         layout.ensure(layout.active, layout.sealed, layout.quarantine, layout.tmp)
         recover(layout.root)
@@ -240,14 +215,10 @@ class Loader:
 
     # -- validation, in order, possibly in parallel --------------------------------------
     def _pool_size(self, segments: list[tuple[Path, int]]) -> int:
-        if self.workers is not None:
-            return min(self.workers, len(segments))
-        # Raw segments only need hashing in a worker; a pool pays off only for
-        # backlogs whose hashing outweighs starting two interpreters.
-        total = sum(size for _, size in segments)
-        if len(segments) < _POOL_MIN_SEGMENTS or total < _POOL_MIN_BYTES:
-            return 0
-        return min(2, os.cpu_count() or 1, len(segments))
+        # By default no pool: a segment the bulk path can read needs only hashing and
+        # counting here (about 2 ms per MiB), less than starting a worker interpreter
+        # costs; workers pay off only for spools of segments DuckDB cannot read.
+        return min(self.workers or 0, len(segments))
 
     def _validated(self, segments: list[tuple[Path, int]]) -> Iterator[SegmentResult]:
         """Validation results in segment order; workers run ahead by a bounded amount."""
@@ -276,18 +247,18 @@ class Loader:
         self,
         repo: LoadTarget,
         segments: list[tuple[Path, int]],
-        tally: _Tally,
+        tally: Tally,
         *,
         single: bool = False,
     ) -> None:
         attempts = AttemptLog(self.layout.root / "loader-attempts.json")
         total = len(segments)
-        batch = _Batch()
+        batch = Batch()
         for done, result in enumerate(self._validated(segments), start=1):
             self._add(repo, batch, result, tally, attempts)
             if single or batch.events >= self.batch_events or batch.bytes >= self.batch_bytes:
                 self._commit(repo, batch, tally, attempts)
-                batch = _Batch()
+                batch = Batch()
             if self.progress is not None:
                 self.progress(done, total)
         self._commit(repo, batch, tally, attempts)
@@ -295,9 +266,9 @@ class Loader:
     def _add(
         self,
         repo: LoadTarget,
-        batch: _Batch,
+        batch: Batch,
         result: SegmentResult,
-        tally: _Tally,
+        tally: Tally,
         attempts: AttemptLog,
     ) -> None:
         if result.error is not None:
@@ -309,7 +280,7 @@ class Loader:
         in_batch = batch.holds(result.key)
         if in_batch or repo.loaded_segments([result.key]):
             # A byte-identical copy, or loaded before a crash stopped us removing it.
-            _discard_result(result)
+            discard_result(result)
             if in_batch:
                 batch.copies.append(result.path)
             else:
@@ -326,8 +297,8 @@ class Loader:
     def _commit(
         self,
         repo: LoadTarget,
-        batch: _Batch,
-        tally: _Tally,
+        batch: Batch,
+        tally: Tally,
         attempts: AttemptLog,
     ) -> None:
         results = batch.results
@@ -358,7 +329,9 @@ class Loader:
             for conflict in conflicts:
                 found[conflict.segment][conflict.line_no] = conflict
             for ordinal, lines in found.items():
-                self._quarantine_conflicts(by_ordinal[ordinal], batch.quarantines[ordinal], lines)
+                quarantine_conflicts(
+                    by_ordinal[ordinal], batch.quarantines[ordinal], lines, self.max_line_bytes
+                )
             for quarantine in batch.quarantines.values():
                 quarantine.publish(durable=self.durable)
 
@@ -392,7 +365,7 @@ class Loader:
             elif results:
                 self._failed(results[0].path, str(exc), tally, attempts)
             return
-        self._discard_files(batch)
+        discard_files(batch)
         if results:
             tally.inserted += outcome.inserted
             tally.bulk += outcome.bulk_lines
@@ -413,35 +386,12 @@ class Loader:
             tally.already += 1
             self.shelf.dispose(copy)
 
-    def _quarantine_conflicts(
-        self, result: SegmentResult, quarantine: QuarantineWriter, found: dict[int, Conflict]
-    ) -> None:
-        with result.path.open("rb") as fh:
-            for line in iter_lines(fh, self.max_line_bytes):
-                conflict = found.get(line.number)
-                if conflict is not None:
-                    quarantine.add(
-                        line.number,
-                        ID_CONFLICT,
-                        f"id {conflict.event_id} is already stored with different content; "
-                        "the first event was kept",
-                        line.data,
-                        eventId=str(conflict.event_id),
-                    )
-
-    @staticmethod
-    def _discard_files(batch: _Batch) -> None:
-        for result in batch.results:
-            _discard_result(result)
-        for path in batch.authority_files:
-            path.unlink(missing_ok=True)
-
-    def _discard(self, batch: _Batch) -> None:
-        self._discard_files(batch)
+    def _discard(self, batch: Batch) -> None:
+        discard_files(batch)
         for quarantine in batch.quarantines.values():
             quarantine.discard()
 
-    def _failed(self, path: Path, error: str, tally: _Tally, attempts: AttemptLog) -> None:
+    def _failed(self, path: Path, error: str, tally: Tally, attempts: AttemptLog) -> None:
         count = attempts.failed(path.name, error)
         tally.errors.append(f"{path.name}: {error}")
         log.warning(
@@ -465,8 +415,3 @@ def environmental(exc: BaseException) -> bool:
     segments into ``failed/``.
     """
     return is_environmental(exc)
-
-
-def _discard_result(result: SegmentResult) -> None:
-    if result.staged is not None and not result.passthrough:
-        result.staged.unlink(missing_ok=True)
