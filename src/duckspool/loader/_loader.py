@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 
 from duckspool.exceptions import (
@@ -310,7 +310,7 @@ class Loader:
         ]
         by_ordinal = {r.ordinal: r for r in results}
 
-        def authority(ordinal: int, wanted: frozenset[int] | None) -> SegmentLines:
+        def authority(ordinal: int, wanted: Mapping[int, bytes | None] | None) -> SegmentLines:
             result = by_ordinal[ordinal]
             lines = _validate.validate_lines(
                 result.path,

@@ -11,6 +11,7 @@ the limit is never held in memory.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -165,12 +166,14 @@ def validate_lines(
     ordinal: int,
     staging_dir: Path,
     quarantine: QuarantineWriter,
-    wanted: frozenset[int] | None,
+    wanted: Mapping[int, bytes | None] | None,
     max_line_bytes: int,
 ) -> SegmentLines:
     """The authority: validate lines ``wanted`` (None: all) of ``path`` with the contract.
 
-    Valid lines are staged (wire form with ``_n``), the rest go to ``quarantine``.
+    ``wanted`` maps line numbers to their exact bytes where the caller has them;
+    the segment is read only for the others. Valid lines are staged (wire form
+    with ``_n``), the rest go to ``quarantine``.
     """
     staged = staging_dir / f".duckspool-stage-{os.getpid()}-{ordinal}-lines.jsonl"
     before = quarantine.count
@@ -178,14 +181,26 @@ def validate_lines(
     sink = _Sink(staged, path)
     sink.start(0)
     try:
-        with path.open("rb") as fh:
-            for line in iter_lines(fh, max_line_bytes):
-                if wanted is not None and line.number not in wanted:
-                    continue
-                wire = _check_line(line, quarantine, max_line_bytes)
-                if wire is not None:
-                    events += 1
-                    sink.add(wire, line.number)
+        unread: set[int] | None = None
+        if wanted is not None:
+            unread = {n for n, data in wanted.items() if data is None}
+            for number, data in sorted(wanted.items()):
+                if data is not None:
+                    # Given lines come from a segment whose every line ends in "\n".
+                    line = SegmentLine(number, 0, len(data), data, True)
+                    wire = _check_line(line, quarantine, max_line_bytes)
+                    if wire is not None:
+                        events += 1
+                        sink.add(wire, number)
+        if unread is None or unread:
+            with path.open("rb") as fh:
+                for line in iter_lines(fh, max_line_bytes):
+                    if unread is not None and line.number not in unread:
+                        continue
+                    wire = _check_line(line, quarantine, max_line_bytes)
+                    if wire is not None:
+                        events += 1
+                        sink.add(wire, line.number)
     finally:
         sink.close()
     if not events:

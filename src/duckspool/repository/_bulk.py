@@ -132,9 +132,15 @@ _READ_LINES = (
     "new_line = '\\n', max_line_size = $max_size, filename = true)"
 )
 
+_TEXT_MAX = 1 << 16
+"""Longer refused lines are not fetched with the result; the authority reads them."""
+
 _CLASSIFY = f"""
 CREATE OR REPLACE TEMP TABLE {BULK_TABLE} AS
-SELECT _s, _n, coalesce({_OK}, false) AS ok,
+SELECT _s, _n, ok, CASE WHEN NOT ok AND strlen(line) <= {_TEXT_MAX} THEN line END AS raw,
+       * EXCLUDE (_s, _n, ok, line, j, ts)
+FROM (
+SELECT _s, _n, line, j, ts, coalesce({_OK}, false) AS ok,
        TRY_CAST(j.id AS UUID) AS id, j.eventType AS eventType, j.sessionId AS sessionId,
        j.userId AS userId, j.productId AS productId, j.correlationId AS correlationId,
        ts AS timestamp, TRY_CAST(j.schemaVersion AS INTEGER) AS schemaVersion,
@@ -143,7 +149,7 @@ FROM (SELECT *, TRY_CAST(j.timestamp AS TIMESTAMPTZ) AS ts FROM (
     SELECT f.ordinal AS _s, l.rowid + 1 - f.first AS _n,
            l.line, try(json_transform(l.line, '{_STRUCT}')) AS j
     FROM _ds_lines l JOIN _ds_files f ON l.filename = f.filename
-))
+)))
 """
 
 
@@ -152,7 +158,8 @@ class BulkOutcome:
     """Per segment ordinal: lines accepted in bulk, lines left to the authority."""
 
     accepted: dict[int, int] = field(default_factory=dict)
-    rejected: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    rejected: dict[int, dict[int, bytes | None]] = field(default_factory=lambda: defaultdict(dict))
+    """Line numbers with their text (None for a line too long to fetch here)."""
     unreadable: set[int] = field(default_factory=set)
 
     @property
@@ -227,8 +234,12 @@ def bulk_validate(
     ).fetchall():
         if ok:
             outcome.accepted[ordinal] = count
-    for ordinal, number in cur.execute(f"SELECT _s, _n FROM {BULK_TABLE} WHERE NOT ok").fetchall():
-        outcome.rejected[ordinal].add(number)
+    # The refused lines' text comes back with them (exact bytes: the segment is valid
+    # UTF-8 without \r, NUL or BOM), so the authority need not read the segment again.
+    for ordinal, number, text in cur.execute(
+        f"SELECT _s, _n, raw FROM {BULK_TABLE} WHERE NOT ok"
+    ).fetchall():
+        outcome.rejected[ordinal][number] = None if text is None else text.encode()
     return outcome
 
 

@@ -54,7 +54,11 @@ def translate(exc: duckdb.Error, doing: str, path: str) -> RepositoryError:
         return DatabaseLocked(path, f"held by PID {pid[1]}" if pid else first)
     if isinstance(exc, duckdb.OutOfMemoryException):
         return StorageUnavailable(f"{doing} {path}: DuckDB is out of memory: {first}", errno.ENOMEM)
-    if isinstance(exc, (duckdb.IOException, duckdb.PermissionException)):
+    # I/O, permission and commit failures (a commit that cannot write its WAL is a
+    # TransactionException) carry the operating system's message, never an errno.
+    if isinstance(
+        exc, (duckdb.IOException, duckdb.PermissionException, duckdb.TransactionException)
+    ):
         for message, code in _STRERROR.items():
             if message in text:
                 return StorageUnavailable(f"{doing} {path}: {first}", code)

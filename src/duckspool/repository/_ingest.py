@@ -106,7 +106,7 @@ def _consult_authority(
         if f.ordinal in bulk.unreadable:
             lines = batch.authority(f.ordinal, None)
         elif bulk.rejected.get(f.ordinal):
-            lines = batch.authority(f.ordinal, frozenset(bulk.rejected[f.ordinal]))
+            lines = batch.authority(f.ordinal, bulk.rejected[f.ordinal])
         else:
             lines = SegmentLines(None, 0, 0)
         if lines.staged is not None:

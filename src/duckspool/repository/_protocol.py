@@ -11,7 +11,7 @@ test suite runs over each.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -137,11 +137,13 @@ class SegmentLines:
     quarantined: int
 
 
-Authority = Callable[[int, "frozenset[int] | None"], SegmentLines]
-"""``authority(ordinal, line_numbers)``: validate these lines (None: every line) of the
-raw segment ``ordinal`` with :func:`~duckspool.parse_line`, stage the valid ones and
-quarantine (unpublished) the rest. The loader supplies it; a target calls it for every
-line it does not accept itself, and for nothing it does."""
+Authority = Callable[[int, "Mapping[int, bytes | None] | None"], SegmentLines]
+"""``authority(ordinal, lines)``: validate these lines (None: every line) of the raw
+segment ``ordinal`` with :func:`~duckspool.parse_line`, stage the valid ones and
+quarantine (unpublished) the rest. ``lines`` maps line numbers to the line's exact
+bytes where the target has them (the authority then need not read the segment), or
+to None. The loader supplies it; a target calls it for every line it does not accept
+itself, and for nothing it does."""
 
 
 @dataclass(frozen=True, slots=True)
