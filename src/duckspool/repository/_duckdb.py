@@ -28,6 +28,7 @@ from duckspool.repository._protocol import (
     LoadBatch,
     SaveResult,
     StagedFile,
+    check_find_options,
 )
 from duckspool.repository._staging import StagedBatch
 
@@ -91,11 +92,14 @@ class DuckDBTelemetryRepository:
 
     def _prepare_schema(self) -> None:
         assert self._con is not None
-        if not self.read_only:
-            with self._write_lock:
-                migrate(self._con)
-            return
-        todo = pending(self._con)
+        try:
+            if not self.read_only:
+                with self._write_lock:
+                    migrate(self._con)
+                return
+            todo = pending(self._con)
+        except duckdb.Error as exc:
+            raise translate(exc, "reading the schema of", self.path) from exc
         if todo:
             raise MigrationError(
                 f"database {self.path} is not migrated to this release "
@@ -225,10 +229,7 @@ class DuckDBTelemetryRepository:
         order: Literal["asc", "desc"] = "asc",
     ) -> list[TelemetryEvent]:
         """Events matching ``query``, by timestamp then id, at most ``limit``."""
-        if order not in ("asc", "desc"):
-            raise ConfigurationError(f"order must be 'asc' or 'desc', got {order!r}")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise ConfigurationError(f"limit must be an int >= 0, got {limit!r}")
+        check_find_options(limit, order)
         where, params = _where(query or EventQuery())
         direction = "ASC" if order == "asc" else "DESC"
         _, rows = self.fetch(

@@ -27,6 +27,7 @@ from duckspool.repository._protocol import (
     SaveResult,
     SegmentLoad,
     StagedFile,
+    check_find_options,
 )
 
 __all__ = ["MemoryTelemetryRepository"]
@@ -150,10 +151,7 @@ class MemoryTelemetryRepository:
         order: Literal["asc", "desc"] = "asc",
     ) -> list[TelemetryEvent]:
         """Events matching ``query``, by timestamp then id, at most ``limit``."""
-        if order not in ("asc", "desc"):
-            raise ConfigurationError(f"order must be 'asc' or 'desc', got {order!r}")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise ConfigurationError(f"limit must be an int >= 0, got {limit!r}")
+        check_find_options(limit, order)
         found = sorted(self._matching(query), key=lambda e: (e.timestamp, e.id))
         if order == "desc":
             found.reverse()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from duckspool.contracts import TelemetryEvent
+from duckspool.exceptions import ConfigurationError
 
 __all__ = [
     "Authority",
@@ -62,6 +63,14 @@ class EventQuery:
     """Inclusive lower bound on the event's timestamp."""
     until: datetime | None = None
     """Exclusive upper bound on the event's timestamp."""
+
+
+def check_find_options(limit: int, order: str) -> None:
+    """Raise :class:`ConfigurationError` unless ``find``'s ``limit`` and ``order`` are valid."""
+    if order not in ("asc", "desc"):
+        raise ConfigurationError(f"order must be 'asc' or 'desc', got {order!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ConfigurationError(f"limit must be an int >= 0, got {limit!r}")
 
 
 @runtime_checkable
