@@ -1,14 +1,22 @@
 """End-to-end load rate of a spool backlog, against baselines in the same run.
 
     python bench/load.py [--events 1000000] [--dlt-events 100000] [--prefill 10000000] [--scale3]
+                         [--before REV]
 
-Each candidate runs in its own interpreter (so its peak RSS is its own) on a
-fresh copy of the same backlog: ~400-byte events in 16 MiB segments, 10% of
-them redeliveries of earlier ids.
+Each candidate runs in its own interpreter (so its peak RSS and CPU time are its
+own) on a fresh copy of the same backlog: ~400-byte events in 16 MiB segments,
+10% of them redeliveries of earlier ids. Three backlogs ("variants"):
+``emitter`` (every line as ``to_json_line`` writes it), ``invalid1`` (plus 1%
+invalid lines scattered through every segment) and ``foreign`` (10% of lines
+valid but not in the canonical form: other key order and spacing).
 - duckspool: ``Loader.run_once()`` with default options (recover, validate every
-  line with the contract, dedup in batch and against the table, ledger).
-- duckdb_read_json: DuckDB's own ``read_json`` bulk insert of the same files with
-  no validation or dedup (the physical limit here).
+  line with the contract, in bulk where it can; dedup in batch and against the
+  table; ledger).
+- read_json: DuckDB's own ``read_json`` bulk insert of the same files with no
+  validation or dedup (the physical limit here; ``ignore_errors`` for lines
+  that are not JSON).
+- before: duckspool at revision ``--before`` (exported with ``git archive``), on
+  the ``foreign`` variant, for "no slower than today".
 - dlt_merge: dlt into DuckDB with ``write_disposition="merge"``, ``primary_key="id"``
   and Parquet staging (its fastest configuration we found), on ``--dlt-events``
   events because it is two orders of magnitude slower (pip install -e '.[bench]').
@@ -19,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -49,8 +59,23 @@ def _uuid7_at(ms: int, rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
-def make_backlog(directory: Path, events: int, seed: int = 1) -> dict[str, int]:
-    """Write ``events`` lines (10% redeliveries) into 16 MiB segments; return counts."""
+_INVALID = [
+    b'{"id": "broken", "eventType": 7}',
+    b'{"id":"0190e6a4-8f5e-7c3a-9b1d-2f4e6a8c0b1d","eventType":"billing.paid"',
+    b"not json at all",
+    b'{"id":"0190e6a4-8f5e-7c3a-9b1d-2f4e6a8c0b1e","eventType":"action.a.b","sessionId":"s",'
+    b'"userId":"u","productId":null,"correlationId":"c","timestamp":"2026-01-01T00:00:00Z",'
+    b'"schemaVersion":1,"payload":{"x":NaN}}',
+]
+
+
+def make_backlog(directory: Path, events: int, seed: int = 1, *, invalid: float = 0.0,
+                 foreign: float = 0.0) -> dict[str, int]:
+    """Write ``events`` lines (10% redeliveries) into 16 MiB segments; return counts.
+
+    ``invalid``: that share of lines is invalid; ``foreign``: that share of events
+    is written valid but not canonical (reversed key order, spaces).
+    """
     rng = random.Random(seed)
     sealed = directory / "sealed"
     sealed.mkdir(parents=True)
@@ -62,8 +87,12 @@ def make_backlog(directory: Path, events: int, seed: int = 1) -> dict[str, int]:
     buf = bytearray()
     types = ["action.auth.login", "action.auth.logout", "exchange.state.transitioned",
              "job.run.completed", "review.comment.created"]
+    bad = 0
     for i in range(events):
-        if recent and rng.random() < 0.10:
+        if invalid and rng.random() < invalid:
+            line = _INVALID[i % len(_INVALID)]
+            bad += 1
+        elif recent and rng.random() < 0.10:
             line = rng.choice(recent)
         else:
             ms = start_ms + i // 50
@@ -80,6 +109,8 @@ def make_backlog(directory: Path, events: int, seed: int = 1) -> dict[str, int]:
                             "country": "DE", "attempt": i % 7,
                             "agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0"},
             }, option=orjson.OPT_UTC_Z)
+            if foreign and rng.random() < foreign:
+                line = json.dumps(dict(reversed(orjson.loads(line).items()))).encode()
             unique += 1
             recent.append(line)
             if len(recent) > 5000:
@@ -93,19 +124,31 @@ def make_backlog(directory: Path, events: int, seed: int = 1) -> dict[str, int]:
         seg_no += 1
         (sealed / f"seg-{seg_no:05d}.jsonl").write_bytes(buf)
     total_bytes = sum(p.stat().st_size for p in sealed.iterdir())
-    return {"events": events, "unique": unique, "segments": seg_no, "bytes": total_bytes}
+    return {"events": events, "unique": unique, "invalid": bad, "segments": seg_no,
+            "bytes": total_bytes}
 
 
 # -- workers (each in its own interpreter) ---------------------------------------------
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def worker_duckspool(spool: Path, db: Path) -> dict[str, Any]:
     from duckspool import Loader
 
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     report = Loader(spool, db).run_once()
     elapsed = time.perf_counter() - t0
+    cpu = _cpu_seconds() - cpu0
     assert report.ok, report.errors
-    return {"seconds": elapsed, "lines": report.lines_read, "inserted": report.events_inserted,
-            "duplicates": report.duplicates, "peak_rss_mib": peak_rss_mib()}
+    return {"seconds": elapsed, "cpu_seconds": cpu, "lines": report.lines_read,
+            "inserted": report.events_inserted, "duplicates": report.duplicates,
+            "quarantined": report.quarantined_total,
+            "bulk_lines": getattr(report, "bulk_lines", 0), "peak_rss_mib": peak_rss_mib()}
 
 
 def worker_read_json(spool: Path, db: Path) -> dict[str, Any]:
@@ -117,14 +160,18 @@ def worker_read_json(spool: Path, db: Path) -> dict[str, Any]:
                 f"'newline_delimited', columns = {{{cols}}}) LIMIT 0",
                 [str(spool / "sealed" / "*.jsonl")])
     t0 = time.perf_counter()
+    cpu0 = _cpu_seconds()
     con.execute(f"INSERT INTO raw_events SELECT * FROM read_json(?, format = "
-                f"'newline_delimited', columns = {{{cols}}})",
+                f"'newline_delimited', ignore_errors = true, columns = {{{cols}}})",
                 [str(spool / "sealed" / "*.jsonl")])
     con.execute("CHECKPOINT")
     elapsed = time.perf_counter() - t0
+    cpu = _cpu_seconds() - cpu0
     (n,) = con.execute("SELECT count(*) FROM raw_events").fetchone()  # type: ignore[misc]
     con.close()
-    return {"seconds": elapsed, "lines": n, "inserted": n, "peak_rss_mib": peak_rss_mib()}
+    lines = sum(p.read_bytes().count(b"\n") for p in (spool / "sealed").glob("*.jsonl"))
+    return {"seconds": elapsed, "cpu_seconds": cpu, "lines": lines, "inserted": n,
+            "peak_rss_mib": peak_rss_mib()}
 
 
 def worker_dlt(spool: Path, db: Path) -> dict[str, Any]:
@@ -167,12 +214,19 @@ def worker_prefill(db: Path, rows: int) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t0}
 
 
-WORKERS = {"duckspool": worker_duckspool, "read_json": worker_read_json, "dlt": worker_dlt}
+WORKERS = {"duckspool": worker_duckspool, "read_json": worker_read_json, "dlt": worker_dlt,
+           "before": worker_duckspool}
+BEFORE_SRC: Path | None = None
 
 
 def run_worker(name: str, spool: Path, db: Path) -> dict[str, Any]:
+    env = dict(os.environ)
+    if name == "before":
+        assert BEFORE_SRC is not None
+        env["PYTHONPATH"] = str(BEFORE_SRC)
     proc = subprocess.run([sys.executable, __file__, "--worker", name, "--spool", str(spool),
-                           "--db", str(db)], capture_output=True, text=True, check=False)
+                           "--db", str(db)], capture_output=True, text=True, check=False,
+                          env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{name} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -192,7 +246,10 @@ def candidate(name: str, backlog: Path, work: Path, label: str,
         db.unlink(missing_ok=True)
         db.with_suffix(".duckdb.wal").unlink(missing_ok=True)
     result["events_per_s"] = result["lines"] / result["seconds"]
+    if "cpu_seconds" in result:
+        result["cpu_s_per_m_events"] = result["cpu_seconds"] / result["lines"] * 1e6
     print(f"  {label}: {result['events_per_s']:,.0f} events/s, "
+          f"{result.get('cpu_s_per_m_events', 0):.1f} CPU s/M, "
           f"peak RSS {result.get('peak_rss_mib', 0):.0f} MiB", file=sys.stderr)
     return result
 
@@ -208,6 +265,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--before", help="git revision to compare with on the foreign variant")
     parser.add_argument("--worker", choices=list(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--spool", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
@@ -217,23 +275,62 @@ def main() -> None:
         return
 
     work = Path(tempfile.mkdtemp(prefix="duckspool-loadbench-", dir=args.workdir))
+    global BEFORE_SRC
+    if args.before:
+        BEFORE_SRC = work / "before"
+        BEFORE_SRC.mkdir()
+        archive = subprocess.run(["git", "archive", args.before, "src"], capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(BEFORE_SRC)], input=archive, check=True)
+        BEFORE_SRC = BEFORE_SRC / "src"
     try:
         results: dict[str, Any] = {"machine": machine(), "revision": git_revision()}
         backlog = work / "backlog"
-        results["backlog"] = make_backlog(backlog, args.events)
-        print(f"backlog: {results['backlog']}", file=sys.stderr)
+        variants = {"emitter": {}, "invalid1": {"invalid": 0.01}, "foreign": {"foreign": 0.10}}
+        backlogs = {}
+        results["backlogs"] = {}
+        for name, options in variants.items():
+            backlogs[name] = work / f"backlog-{name}"
+            results["backlogs"][name] = make_backlog(backlogs[name], args.events, **options)
+            print(f"backlog {name}: {results['backlogs'][name]}", file=sys.stderr)
+        backlog = backlogs["emitter"]
         rounds = []
         for r in range(args.rounds):
             print(f"round {r + 1}/{args.rounds}", file=sys.stderr)
-            order = ["read_json", "duckspool"] if r % 2 == 0 else ["duckspool", "read_json"]
-            rounds.append({n: candidate(n, backlog, work, f"r{r}-{n}") for n in order})
+            this: dict[str, Any] = {}
+            for variant in variants:
+                names = ["read_json", "duckspool"]
+                if variant == "foreign" and BEFORE_SRC is not None:
+                    names.append("before")
+                order = names if r % 2 == 0 else names[::-1]
+                this[variant] = {n: candidate(n, backlogs[variant], work, f"r{r}-{variant}-{n}")
+                                 for n in order}
+            rounds.append(this)
         results["rounds"] = rounds
-        ds = [rd["duckspool"]["events_per_s"] for rd in rounds]
-        raw = [rd["read_json"]["events_per_s"] for rd in rounds]
-        results["duckspool_events_per_s"] = median(ds)
-        results["read_json_events_per_s"] = median(raw)
-        results["ratio_vs_read_json"] = median([a / b for a, b in zip(ds, raw, strict=True)])
-        results["duckspool_peak_rss_mib"] = max(rd["duckspool"]["peak_rss_mib"] for rd in rounds)
+        summary: dict[str, Any] = {}
+        for variant in variants:
+            ds = [rd[variant]["duckspool"]["events_per_s"] for rd in rounds]
+            raw = [rd[variant]["read_json"]["events_per_s"] for rd in rounds]
+            summary[variant] = {
+                "duckspool_events_per_s": median(ds),
+                "read_json_events_per_s": median(raw),
+                "ratio_vs_read_json": median([a / b for a, b in zip(ds, raw, strict=True)]),
+                "cpu_s_per_m_events": median(
+                    [rd[variant]["duckspool"]["cpu_s_per_m_events"] for rd in rounds]),
+                "read_json_cpu_s_per_m_events": median(
+                    [rd[variant]["read_json"]["cpu_s_per_m_events"] for rd in rounds]),
+                "peak_rss_mib": max(rd[variant]["duckspool"]["peak_rss_mib"] for rd in rounds),
+            }
+            if variant == "foreign" and BEFORE_SRC is not None:
+                before = [rd[variant]["before"]["events_per_s"] for rd in rounds]
+                summary[variant]["before_events_per_s"] = median(before)
+                summary[variant]["ratio_vs_before"] = median(
+                    [a / b for a, b in zip(ds, before, strict=True)])
+        results["summary"] = summary
+        results["duckspool_events_per_s"] = summary["emitter"]["duckspool_events_per_s"]
+        results["duckspool_peak_rss_mib"] = summary["emitter"]["peak_rss_mib"]
+        for name in ("invalid1", "foreign"):
+            shutil.rmtree(backlogs[name], ignore_errors=True)
         if args.dlt_events:
             small = work / "dlt-backlog"
             make_backlog(small, args.dlt_events, seed=2)

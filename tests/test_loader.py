@@ -14,7 +14,6 @@ from duckspool import DuckDBTelemetryRepository, Loader, LoadReport, TelemetryEv
 from duckspool.contracts import register_schema_version, unregister_schema_version
 from duckspool.loader import iter_records, raw_bytes, replay_quarantine
 from tests.conftest import (
-    load_vectors,
     sample_event,
     spawn_python,
     write_segment,
@@ -28,28 +27,6 @@ def rows(db: Path) -> tuple[int, int]:
 
 def quarantine_reasons(spool: Path) -> list[str]:
     return [r.reason for r in iter_records(spool / "quarantine")]
-
-
-def test_every_vector_gets_its_outcome(spool_dir: Path, db_path: Path) -> None:
-    vectors = load_vectors()
-    write_segment(spool_dir / "sealed", "vectors.jsonl", [v["line"] for v in vectors])
-    report = Loader(spool_dir, db_path).run_once()
-    assert report.ok, report.errors
-    loads = [v for v in vectors if v["expect"] == "load"]
-    assert report.events_inserted == len(loads)
-    with DuckDBTelemetryRepository(db_path, read_only=True) as r:
-        for v in loads:
-            event = TelemetryEvent.model_validate_json(v["line"])
-            assert r.get(event.id) == event
-    records = {r.line: r for r in iter_records(spool_dir / "quarantine")}
-    for number, v in enumerate(vectors, start=1):
-        if v["expect"] == "quarantine":
-            record = records[number]
-            if v["reason"]:
-                assert record.reason == v["reason"], v["name"]
-            assert raw_bytes(record) == v["line"].encode()
-            assert record.detail
-    assert list((spool_dir / "sealed").iterdir()) == []
 
 
 def _backlog(spool: Path, n: int, seed: int = 1) -> tuple[int, int]:

@@ -11,20 +11,28 @@ from pathlib import Path
 import pytest
 
 from duckspool import (
-    DatabaseLocked,
     DuckDBTelemetryRepository,
     EventQuery,
+    LoadTarget,
+    MemoryTelemetryRepository,
+    RepositoryError,
     TelemetryEvent,
     TelemetryRepository,
     make_event,
 )
-from tests.conftest import sample_event, spawn_python
+from tests.conftest import sample_event
 
-BACKENDS = ["duckdb-file", "duckdb-memory"]
+BACKENDS = ["duckdb-file", "duckdb-memory", "memory"]
+Store = DuckDBTelemetryRepository | MemoryTelemetryRepository
 
 
 @pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DuckDBTelemetryRepository]:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Every implementation of the protocols (apscheduler's datastore tests are the model)."""
+    if request.param == "memory":
+        with MemoryTelemetryRepository() as memory:
+            yield memory
+        return
     target = tmp_path / "t.duckdb" if request.param == "duckdb-file" else ":memory:"
     with DuckDBTelemetryRepository(target) as repo:
         yield repo
@@ -45,11 +53,18 @@ def _dataset() -> list[TelemetryEvent]:
     return out
 
 
-def test_implements_the_protocol(store: DuckDBTelemetryRepository) -> None:
+def test_implements_the_protocols(store: Store) -> None:
     assert isinstance(store, TelemetryRepository)
+    assert isinstance(store, LoadTarget)
 
 
-def test_saving_the_same_events_twice_is_idempotent(store: DuckDBTelemetryRepository) -> None:
+def test_a_closed_store_refuses_calls(store: Store) -> None:
+    store.close()
+    with pytest.raises(RepositoryError):
+        store.count()
+
+
+def test_saving_the_same_events_twice_is_idempotent(store: Store) -> None:
     events = [sample_event(i) for i in range(1000)]
     first = store.save_many(events)
     second = store.save_many(events)
@@ -58,7 +73,7 @@ def test_saving_the_same_events_twice_is_idempotent(store: DuckDBTelemetryReposi
     assert store.count() == 1000
 
 
-def test_duplicates_within_one_call_keep_one(store: DuckDBTelemetryRepository) -> None:
+def test_duplicates_within_one_call_keep_one(store: Store) -> None:
     e = sample_event(1)
     result = store.save_many([e, e, e, sample_event(2)])
     assert (result.inserted, result.duplicates) == (2, 2)
@@ -66,7 +81,7 @@ def test_duplicates_within_one_call_keep_one(store: DuckDBTelemetryRepository) -
 
 
 def test_same_id_different_content_is_a_conflict_first_row_stays(
-    store: DuckDBTelemetryRepository,
+    store: Store,
 ) -> None:
     e = sample_event(1)
     store.save_many([e])
@@ -77,7 +92,7 @@ def test_same_id_different_content_is_a_conflict_first_row_stays(
     assert store.get(e.id) == e
 
 
-def test_get_round_trips_every_field(store: DuckDBTelemetryRepository) -> None:
+def test_get_round_trips_every_field(store: Store) -> None:
     e = make_event("review.comment.created", {"a": {"b": [1, 2, {"c": None}]}, "s": "Grüße ✓ 🚀"},
                    session_id="s", user_id="u", product_id="p", correlation_id="c")
     store.save_many([e])
@@ -103,7 +118,7 @@ def test_get_round_trips_every_field(store: DuckDBTelemetryRepository) -> None:
         (EventQuery(namespace="action", session_id="s0", user_id="u0"), 10),
     ],
 )
-def test_count_and_find_filters(store: DuckDBTelemetryRepository, query: EventQuery,
+def test_count_and_find_filters(store: Store, query: EventQuery,
                                 expected: int) -> None:
     data = _dataset()
     store.save_many(data)
@@ -128,7 +143,7 @@ def _matches(e: TelemetryEvent, q: EventQuery) -> bool:
     ])
 
 
-def test_find_orders_and_limits(store: DuckDBTelemetryRepository) -> None:
+def test_find_orders_and_limits(store: Store) -> None:
     store.save_many(_dataset())
     asc = store.find(limit=5)
     desc = store.find(limit=5, order="desc")
@@ -144,7 +159,7 @@ def test_find_orders_and_limits(store: DuckDBTelemetryRepository) -> None:
     "' OR 1=1 --", "x'); DROP TABLE telemetry_events; --", "%", "_", "\\", "\"", "a\x00b",
     "action.%", "🚀",
 ])
-def test_filter_values_are_bound_parameters(store: DuckDBTelemetryRepository,
+def test_filter_values_are_bound_parameters(store: Store,
                                             hostile: str) -> None:
     store.save_many(_dataset())
     for field in ("session_id", "user_id", "correlation_id", "product_id", "namespace",
@@ -158,7 +173,7 @@ def test_filter_values_are_bound_parameters(store: DuckDBTelemetryRepository,
 
 
 def test_two_threads_saving_the_same_events_keep_one_row_each(
-    store: DuckDBTelemetryRepository,
+    store: Store,
 ) -> None:
     events = [sample_event(i) for i in range(5000)]
     results = []
@@ -176,61 +191,3 @@ def test_two_threads_saving_the_same_events_keep_one_row_each(
     assert store.count() == 5000
     assert sorted(r.inserted for r in results) == [0, 5000]
     assert sum(r.duplicates for r in results) == 5000
-
-
-def test_two_repositories_on_one_file_share_the_write_lock(db_path: Path) -> None:
-    events = [sample_event(i) for i in range(3000)]
-    with DuckDBTelemetryRepository(db_path) as a, DuckDBTelemetryRepository(db_path) as b:
-        barrier = threading.Barrier(2)
-
-        def save(r: DuckDBTelemetryRepository) -> None:
-            barrier.wait()
-            r.save_many(events)
-
-        threads = [threading.Thread(target=save, args=(r,)) for r in (a, b)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert a.fetch("SELECT count(*), count(DISTINCT id) FROM telemetry_events")[1] == [
-            (3000, 3000)]
-
-
-def test_file_held_by_another_process_gives_a_clear_error(db_path: Path) -> None:
-    with DuckDBTelemetryRepository(db_path):
-        pass
-    holder = spawn_python(
-        """
-        import sys, duckdb
-        con = duckdb.connect(sys.argv[1])
-        print("held", flush=True)
-        sys.stdin.readline()
-        """,
-        str(db_path), stdin=__import__("subprocess").PIPE,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with pytest.raises(DatabaseLocked) as info:
-            DuckDBTelemetryRepository(db_path)
-        message = str(info.value)
-        assert str(db_path) in message
-        assert f"PID {holder.pid}" in message
-        assert "retry" in message
-    finally:
-        holder.communicate("\n", timeout=30)
-
-
-def test_written_in_a_storage_format_older_duckdb_can_read(db_path: Path) -> None:
-    with DuckDBTelemetryRepository(db_path) as repo:
-        repo.save_many([sample_event(1)])
-        _, rows = repo.fetch("SELECT tags FROM duckdb_databases() WHERE NOT internal")
-    assert rows[0][0]["storage_version"].startswith("v1.")
-
-
-def test_read_only_repository_refuses_writes(db_path: Path) -> None:
-    with DuckDBTelemetryRepository(db_path) as repo:
-        repo.save_many([sample_event(1)])
-    with DuckDBTelemetryRepository(db_path, read_only=True) as ro:
-        assert ro.count() == 1
-        with pytest.raises(Exception, match="read-only"):
-            ro.save_many([sample_event(2)])

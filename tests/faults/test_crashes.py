@@ -87,12 +87,14 @@ def test_a_torn_last_line_is_quarantined_never_loaded_half(tmp_path: Path, recor
 
 KILL_POINTS = {
     # stage: (module, attribute path, loader workers)
-    "reading": ("duckspool.loader._validate", "_stage", 0),
+    "reading": ("duckspool.loader._validate", "scan_segment", 0),
+    "validating_in_bulk": ("duckspool.repository._ingest", "bulk_validate", 0),
+    "validating_with_the_contract": ("duckspool.loader._validate", "validate_lines", 0),
     "validating_in_workers": ("duckspool.loader._loader", "Loader._add", 2),
     "inside_transaction": ("duckspool.loader._quarantine", "QuarantineWriter.publish", 0),
     "inside_transaction_with_workers": ("duckspool.loader._quarantine",
                                         "QuarantineWriter.publish", 2),
-    "after_commit_before_removal": ("duckspool.loader._loader", "Loader._dispose", 0),
+    "after_commit_before_removal": ("duckspool.loader._segments", "SegmentShelf.dispose", 0),
 }
 
 

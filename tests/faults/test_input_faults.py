@@ -93,12 +93,12 @@ def test_a_segment_that_keeps_failing_is_set_aside_after_three_tries(
     write_segment(spool / "sealed", "c-good.jsonl", [good(i) for i in range(20, 30)])
     original = _duckdb.DuckDBTelemetryRepository.commit_batch
 
-    def poisoned(self: Any, files: Any, segments: Any = (), before_commit: Any = None) -> Any:
-        if any(s.name == "b-poison.jsonl" for s in segments):
+    def poisoned(self: Any, batch: Any, before_commit: Any = None) -> Any:
+        if any(s.name == "b-poison.jsonl" for s in batch.segments):
             import duckdb
 
             raise _duckdb.RepositoryError(f"bulk insert failed: {duckdb.ConversionException('x')}")
-        return original(self, files, segments, before_commit)
+        return original(self, batch, before_commit)
 
     monkeypatch.setattr(_duckdb.DuckDBTelemetryRepository, "commit_batch", poisoned)
     reports = [Loader(spool, db).run_once() for _ in range(3)]

@@ -131,7 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - every exi
         print(f"{_prog(name)}: error: {_os_error(exc)}", file=sys.stderr)
         return 1
     except Exception as exc:  # the last line of defence: one line, never a traceback
-        if _interrupted(exc):
+        from duckspool.repository._errors import is_interrupt
+
+        if is_interrupt(exc):
             print(f"{_prog(name)}: interrupted", file=sys.stderr)
             return INTERRUPTED_EXIT
         log.debug("unexpected failure", exc_info=True)
@@ -141,15 +143,6 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - every exi
             file=sys.stderr,
         )
         return 1
-
-
-def _interrupted(exc: BaseException) -> bool:
-    """DuckDB's answer to Ctrl-C during a query is its own error, not KeyboardInterrupt."""
-    import duckdb
-
-    if isinstance(exc, duckdb.InterruptException):
-        return True
-    return type(exc) is RuntimeError and str(exc) == "Query interrupted"
 
 
 def _prog(name: str) -> str:

@@ -5,94 +5,86 @@ transaction; segments leave ``sealed/`` only after that commit. A crash anywhere
 therefore loses nothing (the segment is still there) and doubles nothing (the
 ledger, keyed by content, says it is loaded; ids are deduplicated in any case).
 
-Segments are validated into staging files by :func:`validate_segment`, in
-worker processes when the backlog is large enough to repay starting them, so
-that validation of the next segments overlaps DuckDB loading the current batch.
+The loader is typed against :class:`~duckspool.repository.LoadTarget`: a
+DuckDB path (the usual case) or any target, such as
+:class:`~duckspool.MemoryTelemetryRepository`. Segments the target's bulk path
+can read go to it ``raw`` and the target validates them, calling back
+:func:`validate_lines` (the contract) for every line it does not accept itself;
+other segments are validated line by line into staging files first, in worker
+processes when the backlog is large enough to repay starting them.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import stat
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 
-from duckspool.exceptions import ConfigurationError, DatabaseLocked, DuckspoolError
+from duckspool.exceptions import (
+    ConfigurationError,
+    DatabaseLocked,
+    DuckspoolError,
+    SpoolNotFound,
+)
 from duckspool.loader import _validate
 from duckspool.loader._attempts import AttemptLog
+from duckspool.loader._batch import (
+    Batch,
+    Tally,
+    discard_files,
+    discard_result,
+    quarantine_conflicts,
+)
 from duckspool.loader._lock import SpoolLock
 from duckspool.loader._quarantine import ID_CONFLICT, QuarantineWriter
-from duckspool.loader._reader import iter_lines
 from duckspool.loader._report import LoadReport
+from duckspool.loader._segments import SegmentShelf
 from duckspool.loader._validate import SegmentResult
 from duckspool.loader._workers import WorkerPool
 from duckspool.repository import (
     Conflict,
     DuckDBTelemetryRepository,
+    LoadBatch,
+    LoadTarget,
+    SegmentLines,
     SegmentLoad,
     StagedFile,
 )
+from duckspool.repository._errors import is_environmental, is_interrupt
 from duckspool.spool import SpoolLayout, recover
 
-__all__ = ["Loader"]
+__all__ = ["Loader", "environmental"]
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 
-_POOL_MIN_SEGMENTS = 3
-_POOL_MIN_BYTES = 24 << 20
-
-
-@dataclass
-class _Batch:
-    results: list[SegmentResult] = field(default_factory=list)
-    quarantines: dict[int, QuarantineWriter] = field(default_factory=dict)
-    copies: list[Path] = field(default_factory=list)  # byte-identical to a segment in the batch
-    events: int = 0
-    bytes: int = 0
-
-    def holds(self, key: str) -> bool:
-        return any(r.key == key for r in self.results)
-
-
-class _Tally:
-    def __init__(self) -> None:
-        self.loaded = 0
-        self.already = 0
-        self.set_aside = 0
-        self.lines = 0
-        self.inserted = 0
-        self.duplicates = 0
-        self.bytes = 0
-        self.quarantined: Counter[str] = Counter()
-        self.errors: list[str] = []
-
 
 class Loader:
-    """Loads a spool directory's sealed segments into a DuckDB telemetry table.
+    """Loads a spool directory's sealed segments into a telemetry store.
 
-    ``db`` is a path (opened for each pass and closed after, so analysts can
-    use the file between loads) or an open :class:`DuckDBTelemetryRepository`
-    (used as is, never closed here).
+    ``db`` is a DuckDB path (opened for each pass and closed after, so analysts
+    can use the file between loads) or an open :class:`LoadTarget` such as a
+    :class:`DuckDBTelemetryRepository` or :class:`MemoryTelemetryRepository`
+    (used as is, never closed here). The spool directory must exist: a pass
+    over a missing one reports :class:`SpoolNotFound` and creates nothing.
 
     Options: ``batch_events`` / ``batch_bytes`` bound one transaction (segments
     are never split across transactions); ``max_line_bytes`` longer lines are
     quarantined as ``oversize``; ``max_attempts`` failures set a segment aside in
     ``failed/``; ``keep_loaded_for`` seconds keeps loaded segments in ``loaded/``
-    (None deletes them); ``memory_limit`` caps DuckDB; ``workers`` validation
-    processes (None: up to 2 when the backlog is large, 0: never).
+    (None deletes them); ``memory_limit`` caps DuckDB; ``workers`` processes validate
+    segments the bulk path cannot read (None or 0: none, in this process).
     """
 
     def __init__(
         self,
         spool_dir: str | os.PathLike[str],
-        db: str | os.PathLike[str] | DuckDBTelemetryRepository,
+        db: str | os.PathLike[str] | LoadTarget,
         *,
         batch_events: int = 200_000,
         batch_bytes: int = 96 << 20,
@@ -116,7 +108,8 @@ class Loader:
             raise ConfigurationError("keep_loaded_for must be >= 0 seconds or None")
         if workers is not None and (not isinstance(workers, int) or workers < 0):
             raise ConfigurationError("workers must be None or an int >= 0")
-        self.layout = SpoolLayout(Path(spool_dir))
+        self.layout = SpoolLayout(Path(spool_dir).expanduser())
+        self.shelf = SegmentShelf(self.layout, keep_loaded_for)
         self._db = db
         self.batch_events = batch_events
         self.batch_bytes = batch_bytes
@@ -131,7 +124,10 @@ class Loader:
 
     @property
     def db_path(self) -> str:
-        return self._db.path if isinstance(self._db, DuckDBTelemetryRepository) else str(self._db)
+        """The database path, or the target's ``path`` attribute, or its repr."""
+        if isinstance(self._db, (str, os.PathLike)):
+            return os.fspath(self._db)
+        return str(getattr(self._db, "path", repr(self._db)))
 
     def request_stop(self) -> None:
         """Ask a running pass to stop after the batch in progress (signal handlers call this)."""
@@ -141,11 +137,12 @@ class Loader:
     def run_once(self) -> LoadReport:
         """Load everything sealed now. Reports problems in the result; never raises."""
         started = time.monotonic()
-        tally = _Tally()
+        tally = Tally()
         skipped: str | None = None
         self._stop.clear()
         lock = SpoolLock(self.layout.root)
         try:
+            self._check_spool()
             if not lock.acquire():
                 skipped = f"another loader (pid {lock.holder()}) is working on this spool"
             else:
@@ -155,12 +152,15 @@ class Loader:
                     lock.release()
         except DatabaseLocked as exc:
             skipped = f"database busy: {exc}"
+        except SpoolNotFound as exc:
+            log.warning("duckspool load: %s", exc)
+            tally.errors.append(str(exc))
         except Exception as exc:  # a pass reports, it never raises into a scheduler
-            if _interrupted(exc):
+            if is_interrupt(exc):
                 # Ctrl-C inside a DuckDB call surfaces as DuckDB's own error, not as
                 # KeyboardInterrupt: give the caller the interrupt it asked for.
                 raise KeyboardInterrupt from None
-            if environmental(str(exc)):
+            if environmental(exc):
                 log.warning("duckspool load failed, will retry: %s", exc)
                 tally.errors.append(f"load failed, will retry: {exc}")
             else:
@@ -178,6 +178,7 @@ class Loader:
             seconds=time.monotonic() - started,
             skipped=skipped,
             errors=tuple(tally.errors),
+            bulk_lines=tally.bulk,
         )
         if skipped:
             log.info("duckspool load skipped: %s", skipped)
@@ -185,13 +186,17 @@ class Loader:
             log.info("duckspool load: %s", report.summary())
         return report
 
-    def _run(self, tally: _Tally) -> None:
+    def _check_spool(self) -> None:
+        if not self.layout.root.is_dir():
+            raise SpoolNotFound(str(self.layout.root.absolute()))
+
+    def _run(self, tally: Tally) -> None:
         layout = self.layout
         layout.ensure(layout.active, layout.sealed, layout.quarantine, layout.tmp)
         recover(layout.root)
-        self._clean_tmp()
-        self._purge_loaded()
-        segments = self._sealed_segments()
+        self.shelf.clean_tmp()
+        self.shelf.purge_loaded()
+        segments = self.shelf.sealed()
         if not segments:
             return
         repo, owned = self._open_repository()
@@ -201,46 +206,28 @@ class Loader:
             if owned:
                 repo.close()
 
-    def _open_repository(self) -> tuple[DuckDBTelemetryRepository, bool]:
-        if isinstance(self._db, DuckDBTelemetryRepository):
+    def _open_repository(self) -> tuple[LoadTarget, bool]:
+        if not isinstance(self._db, (str, os.PathLike)):
             return self._db, False
         repo = DuckDBTelemetryRepository(
-            os.fspath(self._db),
+            Path(os.fspath(self._db)).expanduser(),
             memory_limit=self.memory_limit,
             staging_dir=self.layout.tmp,
             max_line_bytes=self.max_line_bytes,
         )
         return repo, True
 
-    def _sealed_segments(self) -> list[tuple[Path, int]]:
-        found = []
-        for path in self.layout.sealed.glob("*.jsonl"):
-            try:
-                st = path.lstat()
-            except FileNotFoundError:
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                # A FIFO would block the reader forever, a directory cannot be read:
-                # set aside at once rather than retried.
-                self._set_aside(path, "not a regular file", 0)
-                continue
-            found.append((st.st_mtime, path.name, path, st.st_size))
-        found.sort()
-        return [(p, size) for _, _, p, size in found]
-
     # -- validation, in order, possibly in parallel --------------------------------------
     def _pool_size(self, segments: list[tuple[Path, int]]) -> int:
-        if self.workers is not None:
-            return min(self.workers, len(segments))
-        total = sum(size for _, size in segments)
-        if len(segments) < _POOL_MIN_SEGMENTS or total < _POOL_MIN_BYTES:
-            return 0
-        return min(2, os.cpu_count() or 1, len(segments))
+        # By default no pool: a segment the bulk path can read needs only hashing and
+        # counting here (about 2 ms per MiB), less than starting a worker interpreter
+        # costs; workers pay off only for spools of segments DuckDB cannot read.
+        return min(self.workers or 0, len(segments))
 
     def _validated(self, segments: list[tuple[Path, int]]) -> Iterator[SegmentResult]:
         """Validation results in segment order; workers run ahead by a bounded amount."""
         args = [
-            (path, ordinal, self.layout.tmp, self.layout.quarantine, self.max_line_bytes)
+            (path, ordinal, self.layout.tmp, self.layout.quarantine, self.max_line_bytes, True)
             for ordinal, (path, _) in enumerate(segments)
         ]
         workers = self._pool_size(segments)
@@ -262,34 +249,34 @@ class Loader:
 
     def _load(
         self,
-        repo: DuckDBTelemetryRepository,
+        repo: LoadTarget,
         segments: list[tuple[Path, int]],
-        tally: _Tally,
+        tally: Tally,
         *,
         single: bool = False,
     ) -> None:
         attempts = AttemptLog(self.layout.root / "loader-attempts.json")
         total = len(segments)
-        batch = _Batch()
+        batch = Batch()
         for done, result in enumerate(self._validated(segments), start=1):
             self._add(repo, batch, result, tally, attempts)
             if single or batch.events >= self.batch_events or batch.bytes >= self.batch_bytes:
                 self._commit(repo, batch, tally, attempts)
-                batch = _Batch()
+                batch = Batch()
             if self.progress is not None:
                 self.progress(done, total)
         self._commit(repo, batch, tally, attempts)
 
     def _add(
         self,
-        repo: DuckDBTelemetryRepository,
-        batch: _Batch,
+        repo: LoadTarget,
+        batch: Batch,
         result: SegmentResult,
-        tally: _Tally,
+        tally: Tally,
         attempts: AttemptLog,
     ) -> None:
         if result.error is not None:
-            if environmental(result.error):
+            if result.environmental:
                 tally.errors.append(f"{result.path.name}: will retry: {result.error}")
             elif result.path.exists():
                 self._failed(result.path, result.error, tally, attempts)
@@ -297,25 +284,25 @@ class Loader:
         in_batch = batch.holds(result.key)
         if in_batch or repo.loaded_segments([result.key]):
             # A byte-identical copy, or loaded before a crash stopped us removing it.
-            _discard_result(result)
+            discard_result(result)
             if in_batch:
                 batch.copies.append(result.path)
             else:
                 tally.already += 1
-                self._dispose(result.path)
+                self.shelf.dispose(result.path)
             return
         batch.results.append(result)
         batch.quarantines[result.ordinal] = QuarantineWriter(
             self.layout.quarantine, result.path, result.key, adopt=Counter(result.reasons)
         )
-        batch.events += result.events
+        batch.events += result.lines if result.raw else result.events
         batch.bytes += result.size
 
     def _commit(
         self,
-        repo: DuckDBTelemetryRepository,
-        batch: _Batch,
-        tally: _Tally,
+        repo: LoadTarget,
+        batch: Batch,
+        tally: Tally,
         attempts: AttemptLog,
     ) -> None:
         results = batch.results
@@ -327,25 +314,48 @@ class Loader:
         ]
         by_ordinal = {r.ordinal: r for r in results}
 
+        def authority(ordinal: int, wanted: Mapping[int, bytes | None] | None) -> SegmentLines:
+            result = by_ordinal[ordinal]
+            lines = _validate.validate_lines(
+                result.path,
+                ordinal,
+                self.layout.tmp,
+                batch.quarantines[ordinal],
+                wanted,
+                self.max_line_bytes,
+            )
+            if lines.staged is not None:
+                batch.authority_files.append(lines.staged.path)
+            return lines
+
         def before_commit(conflicts: tuple[Conflict, ...]) -> None:
             found: dict[int, dict[int, Conflict]] = defaultdict(dict)
             for conflict in conflicts:
                 found[conflict.segment][conflict.line_no] = conflict
             for ordinal, lines in found.items():
-                self._quarantine_conflicts(by_ordinal[ordinal], batch.quarantines[ordinal], lines)
+                quarantine_conflicts(
+                    by_ordinal[ordinal], batch.quarantines[ordinal], lines, self.max_line_bytes
+                )
             for quarantine in batch.quarantines.values():
                 quarantine.publish(durable=self.durable)
 
         try:
             if results:
-                files = [StagedFile(r.staged, r.ordinal) for r in results if r.staged is not None]
-                outcome = repo.commit_batch(files, loads, before_commit)
+                load = LoadBatch(
+                    segments=loads,
+                    staged=[
+                        StagedFile(r.staged, r.ordinal) for r in results if r.staged is not None
+                    ],
+                    raw=[StagedFile(r.path, r.ordinal) for r in results if r.raw],
+                    authority=authority,
+                )
+                outcome = repo.commit_batch(load, before_commit)
         except DatabaseLocked:
             self._discard(batch)
             raise
         except (DuckspoolError, OSError) as exc:
             self._discard(batch)
-            if environmental(str(exc)):
+            if environmental(exc):
                 # Our disk or permissions, not the segments: retry them all next pass.
                 tally.errors.append(f"load failed, will retry: {exc}")
                 log.warning("duckspool load failed, will retry: %s", exc)
@@ -359,10 +369,10 @@ class Loader:
             elif results:
                 self._failed(results[0].path, str(exc), tally, attempts)
             return
-        for r in results:
-            _discard_result(r)
+        discard_files(batch)
         if results:
             tally.inserted += outcome.inserted
+            tally.bulk += outcome.bulk_lines
             tally.duplicates += outcome.duplicates
             if outcome.conflicts:
                 tally.quarantined[ID_CONFLICT] += len(outcome.conflicts)
@@ -370,38 +380,22 @@ class Loader:
             tally.loaded += 1
             tally.lines += r.lines
             tally.bytes += r.size
-            for reason, count in r.reasons.items():
-                tally.quarantined[reason] += count
             attempts.forget(r.path.name)
-            self._dispose(r.path)
+            self.shelf.dispose(r.path)
+        for quarantine in batch.quarantines.values():
+            for reason, count in quarantine.reasons.items():
+                if reason != ID_CONFLICT:  # counted above, from the outcome
+                    tally.quarantined[reason] += count
         for copy in batch.copies:
             tally.already += 1
-            self._dispose(copy)
+            self.shelf.dispose(copy)
 
-    def _quarantine_conflicts(
-        self, result: SegmentResult, quarantine: QuarantineWriter, found: dict[int, Conflict]
-    ) -> None:
-        with result.path.open("rb") as fh:
-            for line in iter_lines(fh, self.max_line_bytes):
-                conflict = found.get(line.number)
-                if conflict is not None:
-                    quarantine.add(
-                        line.number,
-                        ID_CONFLICT,
-                        f"id {conflict.event_id} is already stored with different content; "
-                        "the first event was kept",
-                        line.data,
-                        eventId=str(conflict.event_id),
-                    )
-
-    @staticmethod
-    def _discard(batch: _Batch) -> None:
-        for result in batch.results:
-            _discard_result(result)
+    def _discard(self, batch: Batch) -> None:
+        discard_files(batch)
         for quarantine in batch.quarantines.values():
             quarantine.discard()
 
-    def _failed(self, path: Path, error: str, tally: _Tally, attempts: AttemptLog) -> None:
+    def _failed(self, path: Path, error: str, tally: Tally, attempts: AttemptLog) -> None:
         count = attempts.failed(path.name, error)
         tally.errors.append(f"{path.name}: {error}")
         log.warning(
@@ -412,82 +406,16 @@ class Loader:
             error,
         )
         if count >= self.max_attempts:
-            self._set_aside(path, error, count)
+            self.shelf.set_aside(path, error, count)
             attempts.forget(path.name)
             tally.set_aside += 1
 
-    def _set_aside(self, path: Path, error: str, count: int) -> None:
-        failed = self.layout.failed
-        self.layout.ensure(failed)
-        reason = failed / f"{path.name}.reason"
-        fd = os.open(reason, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"set aside after {count} failed attempt(s)\nlast error: {error}\n")
-        try:
-            os.rename(path, failed / path.name)
-        except FileNotFoundError:
-            pass
-        log.error(
-            "segment %s set aside in %s after %d failures: %s", path.name, failed, count, error
-        )
 
-    def _dispose(self, path: Path) -> None:
-        try:
-            if self.keep_loaded_for:
-                self.layout.ensure(self.layout.loaded)
-                os.rename(path, self.layout.loaded / path.name)
-            else:
-                path.unlink()
-        except FileNotFoundError:
-            pass
+def environmental(exc: BaseException) -> bool:
+    """True for failures of our own disk, memory or permissions, which no segment is to blame for.
 
-    def _clean_tmp(self) -> None:
-        # We hold the spool lock, so any staging file left here is an orphan of a crash.
-        for path in self.layout.tmp.glob(".duckspool-stage-*"):
-            path.unlink(missing_ok=True)
-        for path in self.layout.quarantine.glob(".*.partial"):
-            path.unlink(missing_ok=True)
-
-    def _purge_loaded(self) -> None:
-        if not self.keep_loaded_for or not self.layout.loaded.is_dir():
-            return
-        horizon = time.time() - self.keep_loaded_for
-        for path in self.layout.loaded.glob("*.jsonl"):
-            try:
-                if path.stat().st_mtime < horizon:
-                    path.unlink()
-            except FileNotFoundError:
-                continue
-
-
-_ENVIRONMENTAL = (
-    "No space left on device",
-    "Disk quota exceeded",
-    "Read-only file system",
-    "Permission denied",
-    "File too large",
-    "Out of Memory Error",  # DuckDB past memory_limit with nowhere to spill
-)
-
-
-def environmental(error: str) -> bool:
-    """True for failures of our own disk or permissions, which no segment is to blame for.
-
-    Those never count towards setting a segment aside: a full disk must not
-    push good segments into ``failed/``.
+    Decided by exception type and ``errno``, never by message. Those never
+    count towards setting a segment aside: a full disk must not push good
+    segments into ``failed/``.
     """
-    return any(marker in error for marker in _ENVIRONMENTAL)
-
-
-def _interrupted(exc: BaseException) -> bool:
-    """True for DuckDB's answer to SIGINT during a query ("Query interrupted")."""
-    import duckdb
-
-    if isinstance(exc, duckdb.InterruptException):
-        return True
-    return type(exc) is RuntimeError and "interrupted" in str(exc).lower()
-
-
-def _discard_result(result: SegmentResult) -> None:
-    if result.staged is not None and not result.passthrough:
-        result.staged.unlink(missing_ok=True)
+    return is_environmental(exc)

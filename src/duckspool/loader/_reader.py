@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["SegmentLine", "copy_range", "iter_lines", "segment_key"]
+__all__ = ["SegmentLine", "SegmentScan", "copy_range", "iter_lines", "scan_segment", "segment_key"]
 
 _CHUNK = 1 << 20
 
@@ -39,6 +39,42 @@ def segment_key(path: Path) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return f"{digest.hexdigest()}:{size}", size
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentScan:
+    """One C-speed pass over a segment: its ledger key, size, line count, bulk eligibility.
+
+    ``bulk_ok`` is True when every line ends in ``\n`` and the file holds no
+    ``\r``, NUL or byte-order mark: then DuckDB's line reader and
+    :func:`iter_lines` split it into the same numbered lines.
+    """
+
+    key: str
+    size: int
+    lines: int
+    bulk_ok: bool
+
+
+def scan_segment(path: Path) -> SegmentScan:
+    """Hash, count and check ``path`` in one read (see :class:`SegmentScan`)."""
+    digest = hashlib.sha256()
+    size = lines = 0
+    clean = True
+    last = b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            if size == 0 and chunk.startswith(b"\xef\xbb\xbf"):
+                clean = False
+            digest.update(chunk)
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+            if clean and (b"\r" in chunk or b"\0" in chunk):
+                clean = False
+            last = chunk[-1:]
+    if last and last != b"\n":
+        lines += 1
+    return SegmentScan(f"{digest.hexdigest()}:{size}", size, lines, clean and last == b"\n")
 
 
 def iter_lines(fh: BinaryIO, max_line_bytes: int) -> Iterator[SegmentLine]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 
 from duckspool.contracts import LineRejected, parse_line
+from duckspool.exceptions import SpoolNotFound
 from duckspool.loader._lock import SpoolLock
 from duckspool.loader._quarantine import ID_CONFLICT, QuarantineRecord, iter_records, raw_bytes
 from duckspool.spool import SpoolLayout
@@ -34,9 +35,13 @@ def replay_quarantine(spool_dir: str | os.PathLike[str]) -> ReplayResult:
     The new segment is written and fsynced before the quarantine files shrink, so
     a crash in between duplicates lines (which the loader's dedup absorbs) but
     never loses one. ``id_conflict`` records stay: replaying them cannot succeed.
-    Holds the loader's spool lock; raises ``RuntimeError`` if a loader is running.
+    Holds the loader's spool lock; raises ``RuntimeError`` if a loader is running
+    and :class:`~duckspool.exceptions.SpoolNotFound` (creating nothing) if the
+    spool directory does not exist.
     """
-    layout = SpoolLayout(Path(spool_dir))
+    layout = SpoolLayout(Path(spool_dir).expanduser())
+    if not layout.root.is_dir():
+        raise SpoolNotFound(str(layout.root.absolute()))
     lock = SpoolLock(layout.root)
     if not lock.acquire():
         raise RuntimeError(

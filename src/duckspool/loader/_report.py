@@ -29,6 +29,8 @@ class LoadReport:
     seconds: float = 0.0
     skipped: str | None = None
     errors: tuple[str, ...] = ()
+    bulk_lines: int = 0
+    """Lines the store validated in bulk; the rest of ``lines_read`` went through the contract."""
 
     @property
     def quarantined_total(self) -> int:

@@ -1,26 +1,28 @@
-"""Validating one segment into a staging file: the loader's per-line work.
+"""The loader's per-line work with the contract, and the first look at each segment.
 
-Runs in the loader's process or in a worker process (it takes and returns only
-plain data), so several segments can be validated at once while DuckDB loads
-the previous batch. Reads in bounded blocks; a line longer than the limit is
-never held in memory.
+:func:`validate_segment` runs in the loader's process or in a worker process
+(it takes and returns only plain data). For a segment the bulk path can read it
+only hashes and counts (``raw``); otherwise it validates every line into a
+staging file. :func:`validate_lines` is the authority a load target calls for
+the lines it did not accept in bulk. Reads in bounded blocks; a line longer than
+the limit is never held in memory.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from duckspool.contracts import LineRejected, TelemetryEvent, parse_line
+from duckspool.contracts import LineRejected, parse_line
 from duckspool.loader._quarantine import OVERSIZE, TRUNCATED, UNSTORABLE, QuarantineWriter
-from duckspool.loader._reader import iter_lines, segment_key
+from duckspool.loader._reader import SegmentLine, iter_lines, scan_segment
+from duckspool.repository import SegmentLines, StagedFile
+from duckspool.repository._errors import is_environmental
 
-__all__ = ["SegmentResult", "validate_segment"]
-
-_validate_json = TelemetryEvent.__pydantic_validator__.validate_json
-_CURRENT = TelemetryEvent.model_fields["schema_version"].default
+__all__ = ["SegmentResult", "validate_lines", "validate_segment"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,21 +41,35 @@ class SegmentResult:
     error: str | None = None
     passthrough: bool = False
     """``staged`` is the segment itself (every line was a valid wire line): never delete it."""
+    raw: bool = False
+    """Not validated yet: the load target validates it (in bulk where it can)."""
+    environmental: bool = False
+    """``error`` is our disk's or permissions' fault, not the segment's."""
 
 
 def validate_segment(
-    path: Path, ordinal: int, staging_dir: Path, quarantine_dir: Path, max_line_bytes: int
+    path: Path,
+    ordinal: int,
+    staging_dir: Path,
+    quarantine_dir: Path,
+    max_line_bytes: int,
+    bulk: bool = False,
 ) -> SegmentResult:
     """Validate every line of ``path``; stage the valid ones, quarantine the rest (unpublished).
 
-    When every line is a valid event already in the exact wire form (what the
-    emitter writes), nothing is copied: the segment itself is the staging file
-    (``passthrough``). Never raises: a failure comes back in ``error``.
+    With ``bulk``, a segment DuckDB can split into the same lines is only
+    hashed and counted and comes back ``raw``. When every line is a valid event
+    already in the exact wire form, nothing is copied: the segment itself is
+    the staging file (``passthrough``). Never raises: a failure comes back in
+    ``error``.
     """
     staged = staging_dir / f".duckspool-stage-{os.getpid()}-{ordinal}.jsonl"
     quarantine: QuarantineWriter | None = None
     try:
-        key, size = segment_key(path)
+        scan = scan_segment(path)
+        key, size = scan.key, scan.size
+        if bulk and scan.bulk_ok:
+            return SegmentResult(path, ordinal, key, size, lines=scan.lines, raw=True)
         quarantine = QuarantineWriter(quarantine_dir, path, key)
         lines, events, passthrough = _stage(path, staged, quarantine, max_line_bytes)
         quarantine.close()
@@ -61,7 +77,12 @@ def validate_segment(
         staged.unlink(missing_ok=True)
         if quarantine is not None:
             quarantine.discard()
-        return SegmentResult(path, ordinal, error=f"{type(exc).__name__}: {exc}")
+        return SegmentResult(
+            path,
+            ordinal,
+            error=f"{type(exc).__name__}: {exc}",
+            environmental=is_environmental(exc),
+        )
     if not events:
         staged.unlink(missing_ok=True)
     return SegmentResult(
@@ -123,28 +144,15 @@ def _stage(
         with path.open("rb") as fh:
             for line in iter_lines(fh, max_line):
                 lines += 1
-                data = line.data
-                if data is None:
-                    quarantine.add(
-                        line.number,
-                        OVERSIZE,
-                        f"line is {line.length} bytes; the limit is {max_line}",
-                        None,
-                        line.offset,
-                        line.length,
-                    )
-                elif not data or data.isspace():
-                    pass  # skipped, not quarantined
-                else:
-                    wire = _validated_wire(data, line.number, line.terminated, quarantine)
-                    if wire is not None:
-                        events += 1
-                        if sink.file is None and wire == data:
-                            continue  # still passthrough: nothing to copy
-                        if sink.file is None:
-                            sink.start(line.number - 1)
-                        sink.add(wire, line.number)
-                        continue
+                wire = _check_line(line, quarantine, max_line)
+                if wire is not None:
+                    events += 1
+                    if sink.file is None and wire == line.data:
+                        continue  # still passthrough: nothing to copy
+                    if sink.file is None:
+                        sink.start(line.number - 1)
+                    sink.add(wire, line.number)
+                    continue
                 # Anything but a valid wire line ends passthrough for this segment.
                 if sink.file is None:
                     sink.start(line.number - 1)
@@ -153,27 +161,87 @@ def _stage(
     return lines, events, sink.file is None
 
 
+def validate_lines(
+    path: Path,
+    ordinal: int,
+    staging_dir: Path,
+    quarantine: QuarantineWriter,
+    wanted: Mapping[int, bytes | None] | None,
+    max_line_bytes: int,
+) -> SegmentLines:
+    """The authority: validate lines ``wanted`` (None: all) of ``path`` with the contract.
+
+    ``wanted`` maps line numbers to their exact bytes where the caller has them;
+    the segment is read only for the others. Valid lines are staged (wire form
+    with ``_n``), the rest go to ``quarantine``.
+    """
+    staged = staging_dir / f".duckspool-stage-{os.getpid()}-{ordinal}-lines.jsonl"
+    before = quarantine.count
+    events = 0
+    sink = _Sink(staged, path)
+    sink.start(0)
+    try:
+        unread: set[int] | None = None
+        if wanted is not None:
+            unread = {n for n, data in wanted.items() if data is None}
+            for number, data in sorted(wanted.items()):
+                if data is not None:
+                    # Given lines come from a segment whose every line ends in "\n".
+                    line = SegmentLine(number, 0, len(data), data, True)
+                    wire = _check_line(line, quarantine, max_line_bytes)
+                    if wire is not None:
+                        events += 1
+                        sink.add(wire, number)
+        if unread is None or unread:
+            with path.open("rb") as fh:
+                for line in iter_lines(fh, max_line_bytes):
+                    if unread is not None and line.number not in unread:
+                        continue
+                    wire = _check_line(line, quarantine, max_line_bytes)
+                    if wire is not None:
+                        events += 1
+                        sink.add(wire, line.number)
+    finally:
+        sink.close()
+    if not events:
+        staged.unlink(missing_ok=True)
+    return SegmentLines(
+        StagedFile(staged, ordinal) if events else None, events, quarantine.count - before
+    )
+
+
+def _check_line(line: SegmentLine, quarantine: QuarantineWriter, max_line: int) -> bytes | None:
+    """The wire form of a valid line; None for a blank line or one quarantined here."""
+    data = line.data
+    if data is None:
+        quarantine.add(
+            line.number,
+            OVERSIZE,
+            f"line is {line.length} bytes; the limit is {max_line}",
+            None,
+            line.offset,
+            line.length,
+        )
+        return None
+    if not data or data.isspace():
+        return None  # skipped, not quarantined
+    return _validated_wire(data, line.number, line.terminated, quarantine)
+
+
 def _validated_wire(
     data: bytes, number: int, terminated: bool, quarantine: QuarantineWriter
 ) -> bytes | None:
     """The event's wire form if ``data`` is valid, else None (and the line is quarantined)."""
     try:
-        # The contract's fast path inline; parse_line only for what it rejects or
-        # must convert (it also says why).
-        event: TelemetryEvent = _validate_json(data)
-        if event.schema_version != _CURRENT:
-            event = parse_line(data)
-    except Exception:  # noqa: BLE001 - parse_line classifies it, and raises nothing else
-        try:
-            event = parse_line(data)
-        except LineRejected as exc:
-            if terminated:
-                quarantine.add(number, exc.reason, exc.detail, data)
-            else:
-                quarantine.add(
-                    number, TRUNCATED, f"last line has no newline (torn write): {exc.detail}", data
-                )
-            return None
+        event = parse_line(data)
+    except LineRejected as exc:
+        if terminated:
+            quarantine.add(number, exc.reason, exc.detail, data)
+        else:
+            quarantine.add(
+                number, TRUNCATED, f"last line has no newline (torn write): {exc.detail}", data
+            )
+        return None
     try:
         return event.to_json_line()
     except TypeError as exc:

@@ -28,15 +28,15 @@ from duckspool.loader._validate import SegmentResult
 
 __all__ = ["WorkerPool", "main"]
 
-Task = tuple[Path, int, Path, Path, int]
+Task = tuple[Path, int, Path, Path, int, bool]
 # -c rather than -m: the package imports this module, and runpy warns about
 # executing a module that is already imported.
 _WORKER_MAIN = "from duckspool.loader._workers import main; main()"
 
 
 def _encode_task(task: Task) -> bytes:
-    path, ordinal, staging, quarantine, max_line = task
-    return orjson.dumps([str(path), ordinal, str(staging), str(quarantine), max_line]) + b"\n"
+    path, ordinal, staging, quarantine, max_line, bulk = task
+    return orjson.dumps([str(path), ordinal, str(staging), str(quarantine), max_line, bulk]) + b"\n"
 
 
 def _decode_result(line: bytes) -> SegmentResult:
@@ -180,9 +180,9 @@ def main() -> None:
         _die_with_parent(int(sys.argv[1]))
     out = sys.stdout.buffer
     for raw in sys.stdin.buffer:
-        path, ordinal, staging, quarantine, max_line = orjson.loads(raw)
+        path, ordinal, staging, quarantine, max_line, bulk = orjson.loads(raw)
         result = _validate.validate_segment(
-            Path(path), ordinal, Path(staging), Path(quarantine), max_line
+            Path(path), ordinal, Path(staging), Path(quarantine), max_line, bulk
         )
         out.write(orjson.dumps(asdict(result), default=str) + b"\n")
         out.flush()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import duckdb
 
-from duckspool.exceptions import DatabaseLocked, RepositoryError
+from duckspool.repository._errors import translate
 
-__all__ = ["DEFAULT_STORAGE_VERSION", "open_database"]
+__all__ = ["DEFAULT_STORAGE_VERSION", "open_database", "owner_only"]
 
 DEFAULT_STORAGE_VERSION = "v1.1.0"
 """Storage format duckspool writes: readable by DuckDB 0.10, every 1.x and 2.x CLI.
@@ -17,9 +16,6 @@ DEFAULT_STORAGE_VERSION = "v1.1.0"
 DuckDB 2.x writes a format DuckDB 1.x cannot open by default; analysts' tools
 lag behind libraries, so we write the older format (docs/analytics.md).
 """
-
-_LOCK_HINTS = ("could not set lock", "conflicting lock")
-_PID = re.compile(r"\(PID (\d+)\)")
 
 
 def open_database(
@@ -45,11 +41,27 @@ def open_database(
     if target != ":memory:" and not read_only:
         Path(target).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        return duckdb.connect(target, read_only=read_only, config=config)
+        con = duckdb.connect(target, read_only=read_only, config=config)
     except duckdb.Error as exc:
-        text = str(exc)
-        if any(hint in text.lower() for hint in _LOCK_HINTS):
-            pid = _PID.search(text)
-            detail = f"held by PID {pid[1]}" if pid else text.splitlines()[0]
-            raise DatabaseLocked(target, detail) from None
-        raise RepositoryError(f"cannot open database {target}: {text.splitlines()[0]}") from None
+        raise translate(exc, "cannot open database", target) from None
+    if target != ":memory:" and not read_only:
+        owner_only(Path(target))
+    return con
+
+
+def owner_only(path: Path) -> None:
+    """Make the database file and its WAL owner-only (0600), as the spool is.
+
+    DuckDB creates both with the process umask (usually 0644) and recreates the
+    WAL after each checkpoint, so this runs after opening and after every write
+    (changing the umask instead would touch every thread of a service). Events
+    carry user ids; the file is made 0600 before any event is written to it.
+    """
+    for file in (path, path.with_name(path.name + ".wal")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            pass  # not ours to change (a shared file); DuckDB opened it, that is enough

@@ -1,36 +1,40 @@
-"""The DuckDB implementation of :class:`TelemetryRepository`, with the loader's bulk path."""
+"""The DuckDB implementation of :class:`TelemetryRepository` and :class:`LoadTarget`.
+
+This module holds the life cycle and the reads; a load's transaction is in
+``_ingest.py`` and the bulk validation path in ``_bulk.py``.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
-import orjson
 
 from duckspool.contracts import TelemetryEvent
 from duckspool.exceptions import ConfigurationError, MigrationError, RepositoryError
 from duckspool.migrations import migrate, pending
-from duckspool.repository._connection import DEFAULT_STORAGE_VERSION, open_database
-from duckspool.repository._protocol import EventQuery, SaveResult
-from duckspool.repository._staging import STAGED_COLUMNS, StagedBatch
-
-__all__ = ["BatchResult", "Conflict", "DuckDBTelemetryRepository", "SegmentLoad", "StagedFile"]
-
-_EVENT_COLUMNS = (
-    "id, event_type, session_id, user_id, product_id, correlation_id, occurred_at, "
-    "schema_version, payload"
+from duckspool.repository._connection import DEFAULT_STORAGE_VERSION, open_database, owner_only
+from duckspool.repository._envelope import column_list, row_to_event
+from duckspool.repository._errors import translate
+from duckspool.repository._ingest import ingest
+from duckspool.repository._protocol import (
+    BatchResult,
+    Conflict,
+    EventQuery,
+    LoadBatch,
+    SaveResult,
+    StagedFile,
+    check_find_options,
 )
-_READ_JSON = (
-    "read_json(?, format = 'newline_delimited', maximum_object_size = {max_size}, "
-    "filename = true, columns = {{{columns}}})"
-)
+from duckspool.repository._staging import StagedBatch
+
+__all__ = ["DuckDBTelemetryRepository"]
+
+_EVENT_COLUMNS = column_list()
 
 # DuckDB allows concurrent appends, and telemetry_events has no key to stop two of
 # them inserting the same id. Every write therefore takes this lock, one per database
@@ -44,52 +48,6 @@ def _write_lock(path: str) -> threading.RLock:
     key = path if path == ":memory:" else str(Path(path).resolve())
     with _write_locks_guard:
         return _write_locks.setdefault(key, threading.RLock())
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentLoad:
-    """A spool segment to record in the load ledger with the batch that holds its rows.
-
-    ``ordinal`` is the ``_s`` value its staged rows carry.
-    """
-
-    ordinal: int
-    key: str
-    name: str
-    size_bytes: int
-    lines: int
-    events: int
-    quarantined: int
-
-
-@dataclass(frozen=True, slots=True)
-class StagedFile:
-    """A file for :meth:`DuckDBTelemetryRepository.commit_batch`: wire lines, maybe with ``_n``.
-
-    ``ordinal`` orders files within a batch (earlier wins a duplicate id) and
-    names the segment the rows came from (``SegmentLoad.ordinal``).
-    """
-
-    path: Path
-    ordinal: int
-
-
-@dataclass(frozen=True, slots=True)
-class Conflict:
-    """A staged row whose id is kept with different content (line ``line_no`` of segment)."""
-
-    segment: int
-    line_no: int
-    event_id: uuid.UUID
-
-
-@dataclass(frozen=True, slots=True)
-class BatchResult:
-    """What one staged batch did: rows inserted, redeliveries skipped, id conflicts."""
-
-    inserted: int
-    duplicates: int
-    conflicts: tuple[Conflict, ...]
 
 
 class DuckDBTelemetryRepository:
@@ -112,7 +70,7 @@ class DuckDBTelemetryRepository:
     ) -> None:
         self.path = str(path)
         self.read_only = read_only
-        self._max_object = max(max_line_bytes * 2, 1 << 20)
+        self._max_line_bytes = max_line_bytes
         self._write_lock = _write_lock(self.path)
         if staging_dir is not None:
             self._staging_dir: Path | None = Path(staging_dir)
@@ -134,11 +92,14 @@ class DuckDBTelemetryRepository:
 
     def _prepare_schema(self) -> None:
         assert self._con is not None
-        if not self.read_only:
-            with self._write_lock:
-                migrate(self._con)
-            return
-        todo = pending(self._con)
+        try:
+            if not self.read_only:
+                with self._write_lock:
+                    migrate(self._con)
+                return
+            todo = pending(self._con)
+        except duckdb.Error as exc:
+            raise translate(exc, "reading the schema of", self.path) from exc
         if todo:
             raise MigrationError(
                 f"database {self.path} is not migrated to this release "
@@ -175,7 +136,8 @@ class DuckDBTelemetryRepository:
             for event in events:
                 batch.add(event)
             batch.finish()
-            result = self.commit_batch([StagedFile(batch.path, 0)] if batch.rows else [])
+            staged = [StagedFile(batch.path, 0)] if batch.rows else []
+            result = self.commit_batch(LoadBatch(segments=(), staged=staged))
         return SaveResult(
             inserted=result.inserted,
             duplicates=result.duplicates,
@@ -184,173 +146,29 @@ class DuckDBTelemetryRepository:
 
     def commit_batch(
         self,
-        files: Sequence[StagedFile],
-        segments: Sequence[SegmentLoad] = (),
+        batch: LoadBatch,
         before_commit: Callable[[tuple[Conflict, ...]], None] | None = None,
     ) -> BatchResult:
-        """Insert staged files and record ``segments`` in the ledger, in one transaction.
+        """See :meth:`LoadTarget.commit_batch`; raw segments take the bulk path (``_bulk.py``).
 
-        Rows whose id is already stored, or staged earlier in the batch (by
-        ``_s`` then ``_n``), are skipped; ``before_commit`` sees the id conflicts
-        and may raise to roll everything back. A segment already in the ledger
-        raises :class:`RepositoryError` (its primary key refuses it) and nothing
-        commits.
+        Raises :class:`RepositoryError` (:class:`StorageUnavailable` for a full
+        disk or memory) and whatever ``before_commit`` or the authority raise;
+        nothing commits in either case.
         """
         if self.read_only:
             raise RepositoryError(f"repository for {self.path} is read-only")
+        if not batch.staged and not batch.raw and not batch.segments:
+            return BatchResult(0, 0, ())
         with self._write_lock:
             cur = self.cursor()
             try:
-                cur.execute("BEGIN TRANSACTION")
-                try:
-                    result = self._insert_staged(cur, files, segments)
-                    self._record_segments(cur, segments, result)
-                    if before_commit is not None:
-                        before_commit(result.conflicts)
-                    cur.execute("COMMIT")
-                except BaseException:
-                    # A failed COMMIT has already ended the transaction; the original
-                    # error is the one worth reporting, not "no transaction is active".
-                    with contextlib.suppress(duckdb.Error):
-                        cur.execute("ROLLBACK")
-                    raise
+                return ingest(cur, batch, before_commit, self._max_line_bytes)
             except duckdb.Error as exc:
-                raise RepositoryError(f"bulk insert into {self.path} failed: {exc}") from exc
+                raise translate(exc, "bulk insert into", self.path) from exc
             finally:
                 cur.close()
-        return result
-
-    def _insert_staged(
-        self,
-        cur: duckdb.DuckDBPyConnection,
-        files: Sequence[StagedFile],
-        segments: Sequence[SegmentLoad],
-    ) -> BatchResult:
-        if not files:
-            return BatchResult(0, 0, ())
-        columns = ", ".join(f"'{k}': '{v}'" for k, v in STAGED_COLUMNS.items())
-        source = _READ_JSON.format(max_size=self._max_object, columns=columns)
-        # One copy of the batch in memory: the rows as read. DuckDB preserves insertion
-        # order, so rowid follows the file list (in ordinal order) and each file's lines.
-        ordered = sorted(files, key=lambda f: f.ordinal)
-        cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE _ds_stage AS SELECT * FROM {source}",
-            [[str(f.path) for f in ordered]],
-        )
-        staged, lo, hi = cur.execute(
-            "SELECT count(*), min(id)::VARCHAR, max(id)::VARCHAR FROM _ds_stage"
-        ).fetchone() or (0, None, None)
-        if not staged:
-            cur.execute("DROP TABLE _ds_stage")
-            return BatchResult(0, 0, ())
-        cur.execute(
-            "CREATE OR REPLACE TEMP TABLE _ds_first AS SELECT * FROM _ds_stage "
-            "QUALIFY row_number() OVER (PARTITION BY id ORDER BY rowid) = 1"
-        )
-        # The id range bounds the probe: ids are time-ordered, so DuckDB's zone maps
-        # skip every row group of history outside this batch's range.
-        cur.execute(
-            "CREATE OR REPLACE TEMP TABLE _ds_existing AS SELECT t.id, t.event_type, "
-            "t.session_id, t.user_id, t.product_id, t.correlation_id, t.occurred_at, "
-            "t.schema_version, t.payload FROM telemetry_events t "
-            "WHERE t.id BETWEEN ?::UUID AND ?::UUID AND t.id IN (SELECT id FROM _ds_stage)",
-            [lo, hi],
-        )
-        paths = [str(f.path) for f in ordered]
-        conflicts = self._conflicts(cur, paths, [f.ordinal for f in ordered])
-        names = {s.ordinal: s.name for s in segments}
-        inserted = cur.execute(
-            "INSERT INTO telemetry_events SELECT f.id, f.eventType, "
-            "split_part(f.eventType, '.', 1), f.sessionId, f.userId, f.productId, "
-            "f.correlationId, f.timestamp, f.schemaVersion, f.payload, "
-            "map_extract_value(MAP(?::VARCHAR[], ?::VARCHAR[]), f.filename), ? "
-            "FROM _ds_first f ANTI JOIN _ds_existing e ON f.id = e.id",
-            [paths, [names.get(f.ordinal) for f in ordered], datetime.now(UTC)],
-        ).fetchone()
-        count = int(inserted[0]) if inserted else 0
-        duplicates = int(staged) - count - len(conflicts)
-        for table in ("_ds_stage", "_ds_first", "_ds_existing"):
-            cur.execute(f"DROP TABLE {table}")
-        return BatchResult(count, duplicates, conflicts)
-
-    @staticmethod
-    def _conflicts(
-        cur: duckdb.DuckDBPyConnection, paths: list[str], ordinals: list[int]
-    ) -> tuple[Conflict, ...]:
-        """Staged rows whose id is kept (stored, or staged earlier) with other content.
-
-        SQL finds candidates (any column differs as stored); Python then compares
-        payloads as JSON values, so the same payload with its keys in another
-        order is a duplicate, not a conflict. Candidates are rare: only ids seen
-        twice are compared at all.
-        """
-        rows = cur.execute(
-            "WITH kept AS ("
-            "  SELECT id, event_type, session_id, user_id, product_id, correlation_id, "
-            "         occurred_at, schema_version, payload FROM _ds_existing "
-            "  UNION ALL "
-            "  SELECT id, eventType, sessionId, userId, productId, correlationId, timestamp, "
-            "         schemaVersion, payload FROM _ds_first "
-            "  WHERE id NOT IN (SELECT id FROM _ds_existing)), "
-            "starts AS (SELECT filename, min(rowid) AS first FROM _ds_stage GROUP BY filename) "
-            "SELECT map_extract_value(MAP(?::VARCHAR[], ?::INTEGER[]), s.filename), "
-            "       coalesce(s._n, s.rowid - st.first + 1), "
-            "       s.id, s.payload::VARCHAR, k.payload::VARCHAR, "
-            "       s.eventType IS DISTINCT FROM k.event_type "
-            "       OR s.sessionId IS DISTINCT FROM k.session_id "
-            "       OR s.userId IS DISTINCT FROM k.user_id "
-            "       OR s.productId IS DISTINCT FROM k.product_id "
-            "       OR s.correlationId IS DISTINCT FROM k.correlation_id "
-            "       OR s.timestamp IS DISTINCT FROM k.occurred_at "
-            "       OR s.schemaVersion IS DISTINCT FROM k.schema_version AS envelope_differs "
-            "FROM _ds_stage s JOIN kept k ON s.id = k.id "
-            "JOIN starts st ON s.filename = st.filename "
-            "WHERE s.payload::VARCHAR IS DISTINCT FROM k.payload::VARCHAR "
-            "   OR s.eventType IS DISTINCT FROM k.event_type "
-            "   OR s.sessionId IS DISTINCT FROM k.session_id "
-            "   OR s.userId IS DISTINCT FROM k.user_id "
-            "   OR s.productId IS DISTINCT FROM k.product_id "
-            "   OR s.correlationId IS DISTINCT FROM k.correlation_id "
-            "   OR s.timestamp IS DISTINCT FROM k.occurred_at "
-            "   OR s.schemaVersion IS DISTINCT FROM k.schema_version "
-            "ORDER BY s.rowid",
-            [paths, ordinals],
-        ).fetchall()
-        return tuple(
-            Conflict(int(s if s is not None else 0), int(n), i)
-            for s, n, i, mine, theirs, envelope_differs in rows
-            if envelope_differs or orjson.loads(mine) != orjson.loads(theirs)
-        )
-
-    @staticmethod
-    def _record_segments(
-        cur: duckdb.DuckDBPyConnection, segments: Sequence[SegmentLoad], result: BatchResult
-    ) -> None:
-        if not segments:
-            return
-        # Per-segment splits of inserted/duplicates are not needed by anyone; the batch
-        # totals go on the first segment's row so the ledger sums to the truth.
-        rows = []
-        for index, seg in enumerate(segments):
-            inserted = result.inserted if index == 0 else 0
-            duplicates = result.duplicates if index == 0 else 0
-            rows.append(
-                [
-                    seg.key,
-                    seg.name,
-                    seg.size_bytes,
-                    seg.lines,
-                    seg.events,
-                    inserted,
-                    duplicates,
-                    seg.quarantined,
-                ]
-            )
-        cur.executemany(
-            "INSERT INTO load_ledger (segment_key, segment_name, size_bytes, lines, events, "
-            "inserted, duplicates, quarantined) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+                if self.path != ":memory:":
+                    owner_only(Path(self.path))
 
     # -- ledger ------------------------------------------------------------------------
     def loaded_segments(self, keys: Iterable[str]) -> set[str]:
@@ -382,12 +200,17 @@ class DuckDBTelemetryRepository:
     def fetch(
         self, sql: str, params: Sequence[object] | None = None
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Run one SQL statement and return its column names and rows."""
+        """Run one SQL statement and return its column names and rows.
+
+        Raises :class:`RepositoryError` (``query failed: ...``) for any DuckDB error.
+        """
         cur = self.cursor()
         try:
             result = cur.execute(sql, params or [])
             columns = [d[0] for d in (result.description or [])]
             return columns, result.fetchall()
+        except duckdb.Error as exc:
+            raise translate(exc, "query on", self.path) from exc
         finally:
             cur.close()
 
@@ -396,7 +219,7 @@ class DuckDBTelemetryRepository:
         _, rows = self.fetch(
             f"SELECT {_EVENT_COLUMNS} FROM telemetry_events WHERE id = ? LIMIT 1", [event_id]
         )
-        return _row_to_event(rows[0]) if rows else None
+        return row_to_event(rows[0]) if rows else None
 
     def find(
         self,
@@ -406,10 +229,7 @@ class DuckDBTelemetryRepository:
         order: Literal["asc", "desc"] = "asc",
     ) -> list[TelemetryEvent]:
         """Events matching ``query``, by timestamp then id, at most ``limit``."""
-        if order not in ("asc", "desc"):
-            raise ConfigurationError(f"order must be 'asc' or 'desc', got {order!r}")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise ConfigurationError(f"limit must be an int >= 0, got {limit!r}")
+        check_find_options(limit, order)
         where, params = _where(query or EventQuery())
         direction = "ASC" if order == "asc" else "DESC"
         _, rows = self.fetch(
@@ -417,7 +237,7 @@ class DuckDBTelemetryRepository:
             f"ORDER BY occurred_at {direction}, id {direction} LIMIT ?",
             [*params, limit],
         )
-        return [_row_to_event(row) for row in rows]
+        return [row_to_event(row) for row in rows]
 
     def count(self, query: EventQuery | None = None) -> int:
         """How many stored events match ``query``."""
@@ -450,18 +270,3 @@ def _where(query: EventQuery) -> tuple[str, list[object]]:
             clauses.append(f"occurred_at {op} ?")
             params.append(bound)
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-def _row_to_event(row: tuple[Any, ...]) -> TelemetryEvent:
-    # Rows were validated on the way in; model_construct skips re-validating them.
-    return TelemetryEvent.model_construct(
-        id=row[0],
-        event_type=row[1],
-        session_id=row[2],
-        user_id=row[3],
-        product_id=row[4],
-        correlation_id=row[5],
-        timestamp=row[6].astimezone(UTC),
-        schema_version=row[7],
-        payload=orjson.loads(row[8]),
-    )
