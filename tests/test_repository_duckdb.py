@@ -116,3 +116,19 @@ def test_duckdb_errors_are_translated_by_type() -> None:
     locked = translate(duckdb.IOException('IO Error: Could not set lock on file "x": '
                                           "Conflicting lock is held in p (PID 42)"), "open", "x")
     assert isinstance(locked, DatabaseLocked) and "PID 42" in str(locked)
+
+
+def test_days_are_utc_days_whatever_the_process_time_zone(tmp_path: Path) -> None:
+    # With ICU loaded, DuckDB sessions follow $TZ; the views group on occurred_at::TIMESTAMP,
+    # so a service running in Chicago would otherwise count 03:00 UTC in yesterday.
+    from tests.conftest import run_python
+
+    proc = run_python("""
+        import os, sys, time
+        os.environ["TZ"] = "America/Chicago"
+        time.tzset()
+        from duckspool.repository import open_database
+        con = open_database(sys.argv[1])
+        print(con.execute("SELECT (TIMESTAMPTZ '2026-01-01 03:00:00+00')::DATE").fetchone()[0])
+    """, str(tmp_path / "tz.duckdb"))
+    assert proc.stdout.strip() == "2026-01-01"

@@ -9,6 +9,7 @@ SECRET_KEY = "test-only-secret-key-for-duckspool-integration-tests"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver"]
 USE_TZ = True
+TIME_ZONE = "UTC"  # Django sets the process's TZ from this (default America/Chicago)
 ROOT_URLCONF = "tests.django_site.urls"
 INSTALLED_APPS = [
     "django.contrib.auth",

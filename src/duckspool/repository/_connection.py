@@ -31,8 +31,6 @@ def open_database(
     :class:`RepositoryError` for every other failure to open it.
     """
     target = str(path)
-    # No TimeZone setting: it needs the ICU extension, which DuckDB may have to
-    # download. Without ICU, TIMESTAMPTZ values are read and written in UTC.
     config: dict[str, str | bool | int | float | list[str]] = {}
     if not read_only:
         config["storage_compatibility_version"] = storage_version
@@ -44,9 +42,23 @@ def open_database(
         con = duckdb.connect(target, read_only=read_only, config=config)
     except duckdb.Error as exc:
         raise translate(exc, "cannot open database", target) from None
+    _utc_session(con)
     if target != ":memory:" and not read_only:
         owner_only(Path(target))
     return con
+
+
+def _utc_session(con: duckdb.DuckDBPyConnection) -> None:
+    """Make the session's time zone UTC, so ``occurred_at::TIMESTAMP`` (the views) is UTC.
+
+    With DuckDB's ICU extension loaded (bundled with recent wheels) the session
+    follows the process's ``TZ``: a service in Chicago would group its days in
+    Chicago time. Without ICU there is no TimeZone setting and casts are UTC already.
+    """
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+    except duckdb.Error:
+        pass  # no ICU: TIMESTAMPTZ is read and written in UTC anyway
 
 
 def owner_only(path: Path) -> None:

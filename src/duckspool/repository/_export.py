@@ -23,6 +23,7 @@ import duckdb
 
 from duckspool.exceptions import ConfigurationError, RepositoryError
 from duckspool.repository._duckdb import DuckDBTelemetryRepository
+from duckspool.repository._envelope import ENVELOPE
 from duckspool.repository._manifest import (
     EXPORT_SCHEMA_VERSION,
     ExportFile,
@@ -37,20 +38,18 @@ from duckspool.spool._segment import fsync_dir
 
 __all__ = ["EXPORT_COLUMNS", "ExportResult", "export_parquet"]
 
+_TEXT_IN_PARQUET = {"UUID": "VARCHAR", "JSON": "VARCHAR"}
+# Spark refuses Parquet's UUID logical type, and engines read DuckDB's JSON as
+# bytes or refuse it: both travel as text. Every other envelope type is kept.
+
 EXPORT_COLUMNS = {
-    "id": "VARCHAR",
-    "event_type": "VARCHAR",
-    "session_id": "VARCHAR",
-    "user_id": "VARCHAR",
-    "product_id": "VARCHAR",
-    "correlation_id": "VARCHAR",
-    "occurred_at": "TIMESTAMPTZ",
-    "schema_version": "INTEGER",
-    "payload": "VARCHAR",
+    **{f.column: _TEXT_IN_PARQUET.get(f.duckdb_type, f.duckdb_type) for f in ENVELOPE},
     "source_segment": "VARCHAR",
     "loaded_at": "TIMESTAMPTZ",
 }
 """The columns inside every Parquet file and their DuckDB types (the contract, docs/export.md).
+
+Derived from the envelope map (``_envelope.ENVELOPE``) plus the two load columns.
 
 ``date`` (UTC day of ``occurred_at``) and ``namespace`` are partition keys: they
 live in the directory names, not in the files.
