@@ -127,7 +127,7 @@ def test_three_hosts_ship_into_a_running_loader_with_kills_and_redelivery(tmp_pa
         wait_until(lambda: not sealed(central) and all(not sealed(h) for h in hosts),
                    "the central loader to drain sealed/")
     finally:
-        loader.send_signal(signal.SIGINT)
+        loader.send_signal(signal.SIGTERM)  # a service manager's stop: exit 0 (SIGINT is 130)
         out, err = loader.communicate(timeout=60)
     assert loader.returncode == 0, err
 
