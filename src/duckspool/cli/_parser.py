@@ -9,7 +9,20 @@ from typing import TYPE_CHECKING, Any
 
 from duckspool._version import __version__
 from duckspool.cli._args import CliParser, float_in, int_in, path_arg
-from duckspool.loader import DEFAULT_INTERVAL
+from duckspool.contracts import (
+    INVALID_EVENT,
+    INVALID_JSON,
+    NOT_AN_OBJECT,
+    NUMBER_OUT_OF_RANGE,
+    UNSUPPORTED_SCHEMA_VERSION,
+)
+from duckspool.loader import (
+    DEFAULT_INTERVAL,
+    ID_CONFLICT,
+    OVERSIZE,
+    TRUNCATED,
+    UNSTORABLE,
+)
 from duckspool.loader._schedule import MAX_INTERVAL, MIN_INTERVAL
 
 __all__ = [
@@ -21,16 +34,17 @@ __all__ = [
 ]
 
 QUARANTINE_REASONS = (
-    "invalid_json",
-    "not_an_object",
-    "invalid_event",
-    "unsupported_schema_version",
-    "truncated",
-    "oversize",
-    "id_conflict",
-    "unstorable",
+    INVALID_JSON,
+    NOT_AN_OBJECT,
+    INVALID_EVENT,
+    UNSUPPORTED_SCHEMA_VERSION,
+    NUMBER_OUT_OF_RANGE,
+    TRUNCATED,
+    OVERSIZE,
+    ID_CONFLICT,
+    UNSTORABLE,
 )
-"""The reason codes of docs/loader.md (tests/test_cli*.py checks them against the code)."""
+"""The reason codes of docs/loader.md, from the contract and the loader that give them."""
 
 
 if TYPE_CHECKING:

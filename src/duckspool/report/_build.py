@@ -90,7 +90,10 @@ def write_report(
     requested = Period(since, until)
     if not db_path.is_file():
         where = db_path if db_path.is_absolute() else f"{db_path} (in {Path.cwd()})"
-        raise RepositoryError(f"no database at {where}: run `duckspool load` or `duckspool demo`")
+        raise RepositoryError(
+            f"no database at {where}: create it with `duckspool migrate`, then `duckspool load`; "
+            "or try `duckspool demo`"
+        )
     with DuckDBTelemetryRepository(db_path, read_only=True) as repo:
         con = repo.cursor()  # one cursor: the sections share its temporary tables
         try:
