@@ -347,6 +347,7 @@ def test_cli_writes_the_report_and_prints_its_path(known, tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(out) and out.is_file()
     assert "2026-03-02 10:00 to 2026-03-02 11:00 UTC" in out.read_text()
+    assert out.stat().st_mode & 0o777 == 0o600  # product data: owner-only, like the database
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

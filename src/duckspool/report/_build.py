@@ -52,14 +52,18 @@ def _empty_text(total: int, period: Period, db: Path) -> str | None:
 
 
 def _write(path: Path, text: str) -> int:
-    """Write atomically (temporary file + rename), so a reader never sees half a page."""
+    """Write atomically (temporary file + rename), so a reader never sees half a page.
+
+    Owner-only (0600) like the spool, the database and the export: the page is
+    product data; sharing it is the owner's decision (``chmod``), not a default.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     data = text.encode("utf-8")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o600)  # mkstemp's mode already; said here so nobody widens it
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
