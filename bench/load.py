@@ -47,7 +47,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import orjson
 
 from _common import git_revision, machine, median, peak_rss_mib, publish
-
 from duckspool.spool._layout import sealed_segment_name
 
 SEGMENT_BYTES = 16 << 20

@@ -59,19 +59,23 @@ class SegmentScan:
     crc: int = 0
 
 
-def scan_segment(path: Path) -> SegmentScan:
-    """Hash, count and check ``path`` in one read (see :class:`SegmentScan`)."""
+def scan_segment(path: Path, *, crc: bool = True) -> SegmentScan:
+    """Hash, count and check ``path`` in one read (see :class:`SegmentScan`).
+
+    ``crc=False`` skips the CRC-32 (``SegmentScan.crc`` is then 0).
+    """
     digest = hashlib.sha256()
     size = lines = 0
     clean = True
     last = b""
-    crc = 0
+    checksum = 0
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             if size == 0 and chunk.startswith(b"\xef\xbb\xbf"):
                 clean = False
             digest.update(chunk)
-            crc = zlib.crc32(chunk, crc)
+            if crc:
+                checksum = zlib.crc32(chunk, checksum)
             size += len(chunk)
             lines += chunk.count(b"\n")
             if clean and (b"\r" in chunk or b"\0" in chunk):
@@ -80,7 +84,7 @@ def scan_segment(path: Path) -> SegmentScan:
     if last and last != b"\n":
         lines += 1
     key = f"{digest.hexdigest()}:{size}"
-    return SegmentScan(key, size, lines, clean and last == b"\n", crc)
+    return SegmentScan(key, size, lines, clean and last == b"\n", checksum)
 
 
 def iter_lines(fh: BinaryIO, max_line_bytes: int) -> Iterator[SegmentLine]:

@@ -70,11 +70,12 @@ def validate_segment(
     staged = staging_dir / f".duckspool-stage-{os.getpid()}-{ordinal}.jsonl"
     quarantine: QuarantineWriter | None = None
     try:
-        scan = scan_segment(path)
+        name = parse_segment_name(path.name)
+        marked = bulk and name is not None and name.checksum is not None
+        scan = scan_segment(path, crc=marked)
         key, size = scan.key, scan.size
         if bulk and scan.bulk_ok:
-            name = parse_segment_name(path.name)
-            verified = name is not None and name.checksum == scan.crc
+            verified = marked and name is not None and name.checksum == scan.crc
             return SegmentResult(
                 path, ordinal, key, size, lines=scan.lines, raw=True, verified=verified
             )
