@@ -25,7 +25,7 @@ from tests.test_loader import _backlog, quarantine_reasons, rows
 HOOKED_LOAD = """
 import sys, threading
 import duckspool.loader._loader as L
-from duckspool.repository import DuckDBTelemetryRepository as Repo
+import duckspool.repository._ingest as I
 from duckspool.cli import main
 
 phase = sys.argv[1]
@@ -50,15 +50,15 @@ elif phase == "validate":
         hold("validate")
     L.Loader._add = _add
 elif phase == "insert":
-    original_insert = Repo._insert_staged
-    def _insert_staged(self, cur, files, segments):
+    original_insert = I._insert
+    def _insert(cur, *args):
         announce("insert")  # the real staging and insert of the whole backlog follow
-        return original_insert(self, cur, files, segments)
-    Repo._insert_staged = _insert_staged
+        return original_insert(cur, *args)
+    I._insert = _insert
 elif phase == "insert-held":
-    original_insert = Repo._insert_staged
-    def _insert_staged(self, cur, files, segments):
-        result = original_insert(self, cur, files, segments)
+    original_insert = I._insert
+    def _insert(cur, *args):
+        result = original_insert(cur, *args)
         announce("insert-held")
         # Still inside the transaction, rows inserted, nothing committed: a long
         # DuckDB query keeps the process inside DuckDB until Ctrl-C interrupts it.
@@ -67,12 +67,12 @@ elif phase == "insert-held":
         cur.execute("SET threads = 1")
         cur.execute("SELECT sum(hash(range::VARCHAR || random())) FROM range(1000000000000)")
         return result
-    Repo._insert_staged = _insert_staged
+    I._insert = _insert
 elif phase == "dispose":
-    original_dispose = L.Loader._dispose
-    def _dispose(self, path):
+    from duckspool.loader._segments import SegmentShelf
+    def dispose(self, path):
         hold("dispose")  # committed, not yet removed from sealed/
-    L.Loader._dispose = _dispose
+    SegmentShelf.dispose = dispose
 
 sys.exit(main(["load", "--spool", sys.argv[2], "--db", sys.argv[3], "--batch-events", sys.argv[4]]))
 """
