@@ -47,7 +47,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import orjson
 
 from _common import git_revision, machine, median, peak_rss_mib, publish
-from duckspool.spool._layout import sealed_segment_name
 
 SEGMENT_BYTES = 16 << 20
 COLUMNS = {
@@ -76,6 +75,9 @@ _INVALID = [
 def _segment_file(sealed: Path, seg_no: int, data: bytes | bytearray, provenance: bool) -> None:
     """Write one segment; with ``provenance`` named as the emitter's writer seals it."""
     if provenance:
+        # Imported here: the "before" worker imports this module with an older duckspool.
+        from duckspool.spool._layout import sealed_segment_name
+
         name = sealed_segment_name(f"20260101T000000000000Z_bench_1_{seg_no:06d}.jsonl",
                                    zlib.crc32(data))
     else:
