@@ -5,10 +5,12 @@
 
 Each candidate runs in its own interpreter (so its peak RSS and CPU time are its
 own) on a fresh copy of the same backlog: ~400-byte events in 16 MiB segments,
-10% of them redeliveries of earlier ids. Three backlogs ("variants"):
-``emitter`` (every line as ``to_json_line`` writes it), ``invalid1`` (plus 1%
-invalid lines scattered through every segment) and ``foreign`` (10% of lines
-valid but not in the canonical form: other key order and spacing).
+10% of them redeliveries of earlier ids. Four backlogs ("variants"):
+``emitter`` (every line as ``to_json_line`` writes it, in segments named with
+the CRC-32 of their bytes as the emitter's writer seals them: provenance),
+``emitter_plain`` (the same lines without provenance), ``invalid1`` (plus 1%
+invalid lines scattered through every segment, no provenance) and ``foreign``
+(10% of lines valid but not in the canonical form: other key order and spacing).
 - duckspool: ``Loader.run_once()`` with default options (recover, validate every
   line with the contract, in bulk where it can; dedup in batch and against the
   table; ledger).
@@ -36,6 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,12 +72,27 @@ _INVALID = [
 ]
 
 
+def _segment_file(sealed: Path, seg_no: int, data: bytes | bytearray, provenance: bool) -> None:
+    """Write one segment; with ``provenance`` named as the emitter's writer seals it."""
+    if provenance:
+        # Imported here: the "before" worker imports this module with an older duckspool.
+        from duckspool.spool._layout import sealed_segment_name
+
+        name = sealed_segment_name(f"20260101T000000000000Z_bench_1_{seg_no:06d}.jsonl",
+                                   zlib.crc32(data))
+    else:
+        name = f"seg-{seg_no:05d}.jsonl"
+    (sealed / name).write_bytes(data)
+
+
 def make_backlog(directory: Path, events: int, seed: int = 1, *, invalid: float = 0.0,
-                 foreign: float = 0.0) -> dict[str, int]:
+                 foreign: float = 0.0, provenance: bool = False) -> dict[str, int]:
     """Write ``events`` lines (10% redeliveries) into 16 MiB segments; return counts.
 
     ``invalid``: that share of lines is invalid; ``foreign``: that share of events
-    is written valid but not canonical (reversed key order, spaces).
+    is written valid but not canonical (reversed key order, spaces); ``provenance``:
+    segments carry the CRC-32 of their bytes in their names, as the emitter's
+    writer names them (only for lines an emitter could have written).
     """
     rng = random.Random(seed)
     sealed = directory / "sealed"
@@ -118,11 +136,11 @@ def make_backlog(directory: Path, events: int, seed: int = 1, *, invalid: float 
         buf += line + b"\n"
         if len(buf) >= SEGMENT_BYTES:
             seg_no += 1
-            (sealed / f"seg-{seg_no:05d}.jsonl").write_bytes(buf)
+            _segment_file(sealed, seg_no, buf, provenance)
             buf = bytearray()
     if buf:
         seg_no += 1
-        (sealed / f"seg-{seg_no:05d}.jsonl").write_bytes(buf)
+        _segment_file(sealed, seg_no, buf, provenance)
     total_bytes = sum(p.stat().st_size for p in sealed.iterdir())
     return {"events": events, "unique": unique, "invalid": bad, "segments": seg_no,
             "bytes": total_bytes}
@@ -286,7 +304,12 @@ def main() -> None:
     try:
         results: dict[str, Any] = {"machine": machine(), "revision": git_revision()}
         backlog = work / "backlog"
-        variants = {"emitter": {}, "invalid1": {"invalid": 0.01}, "foreign": {"foreign": 0.10}}
+        variants: dict[str, dict[str, Any]] = {
+            "emitter": {"provenance": True},
+            "emitter_plain": {},
+            "invalid1": {"invalid": 0.01},
+            "foreign": {"foreign": 0.10},
+        }
         backlogs = {}
         results["backlogs"] = {}
         for name, options in variants.items():
@@ -329,11 +352,11 @@ def main() -> None:
         results["summary"] = summary
         results["duckspool_events_per_s"] = summary["emitter"]["duckspool_events_per_s"]
         results["duckspool_peak_rss_mib"] = summary["emitter"]["peak_rss_mib"]
-        for name in ("invalid1", "foreign"):
+        for name in ("emitter_plain", "invalid1", "foreign"):
             shutil.rmtree(backlogs[name], ignore_errors=True)
         if args.dlt_events:
             small = work / "dlt-backlog"
-            make_backlog(small, args.dlt_events, seed=2)
+            make_backlog(small, args.dlt_events, seed=2, provenance=True)
             try:
                 results["dlt"] = candidate("dlt", small, work, "dlt")
                 results["ratio_vs_dlt"] = results["duckspool_events_per_s"] / results["dlt"][
@@ -355,7 +378,7 @@ def main() -> None:
                                                    / results["duckspool_events_per_s"])
         if args.scale3:
             big = work / "backlog3"
-            make_backlog(big, args.events * 3, seed=3)
+            make_backlog(big, args.events * 3, seed=3, provenance=True)
             r3 = candidate("duckspool", big, work, "x3")
             results["scale3"] = r3
             shutil.rmtree(big, ignore_errors=True)

@@ -250,13 +250,18 @@ def _recording_authority(calls: dict[int, frozenset[int] | None]) -> Any:
     return authority
 
 
-def bulk_accepts(db: Path, segments: list[list[bytes]], tmp: Path) -> tuple[
+def bulk_accepts(db: Path, segments: list[list[bytes]], tmp: Path, *,
+                 verified: bool = False) -> tuple[
         dict[tuple[int, int], tuple[Any, ...]], dict[int, frozenset[int] | None]]:
-    """Load ``segments`` through the bulk path only; the rows it stored, by (segment, line)."""
+    """Load ``segments`` through the bulk path only; the rows it stored, by (segment, line).
+
+    ``verified``: the segments are passed as provenance-verified (as if their names
+    carried the CRC-32 of their bytes).
+    """
     files, loads = [], []
     for ordinal, lines in enumerate(segments):
         path = write_segment(tmp, f"seg-{ordinal}.jsonl", lines)
-        files.append(StagedFile(path, ordinal))
+        files.append(StagedFile(path, ordinal, verified))
         loads.append(SegmentLoad(ordinal, f"key-{ordinal}-{uuid.uuid4()}", path.name,
                                  path.stat().st_size, len(lines)))
     calls: dict[int, frozenset[int] | None] = {}

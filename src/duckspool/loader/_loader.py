@@ -346,7 +346,7 @@ class Loader:
                     staged=[
                         StagedFile(r.staged, r.ordinal) for r in results if r.staged is not None
                     ],
-                    raw=[StagedFile(r.path, r.ordinal) for r in results if r.raw],
+                    raw=[StagedFile(r.path, r.ordinal, r.verified) for r in results if r.raw],
                     authority=authority,
                 )
                 outcome = repo.commit_batch(load, before_commit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,26 +48,34 @@ class SegmentScan:
 
     ``bulk_ok`` is True when every line ends in ``\n`` and the file holds no
     ``\r``, NUL or byte-order mark: then DuckDB's line reader and
-    :func:`iter_lines` split it into the same numbered lines.
+    :func:`iter_lines` split it into the same numbered lines. ``crc`` is the
+    zlib CRC-32 of the whole file (checked against a provenance-marked name).
     """
 
     key: str
     size: int
     lines: int
     bulk_ok: bool
+    crc: int = 0
 
 
-def scan_segment(path: Path) -> SegmentScan:
-    """Hash, count and check ``path`` in one read (see :class:`SegmentScan`)."""
+def scan_segment(path: Path, *, crc: bool = True) -> SegmentScan:
+    """Hash, count and check ``path`` in one read (see :class:`SegmentScan`).
+
+    ``crc=False`` skips the CRC-32 (``SegmentScan.crc`` is then 0).
+    """
     digest = hashlib.sha256()
     size = lines = 0
     clean = True
     last = b""
+    checksum = 0
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             if size == 0 and chunk.startswith(b"\xef\xbb\xbf"):
                 clean = False
             digest.update(chunk)
+            if crc:
+                checksum = zlib.crc32(chunk, checksum)
             size += len(chunk)
             lines += chunk.count(b"\n")
             if clean and (b"\r" in chunk or b"\0" in chunk):
@@ -74,7 +83,8 @@ def scan_segment(path: Path) -> SegmentScan:
             last = chunk[-1:]
     if last and last != b"\n":
         lines += 1
-    return SegmentScan(f"{digest.hexdigest()}:{size}", size, lines, clean and last == b"\n")
+    key = f"{digest.hexdigest()}:{size}"
+    return SegmentScan(key, size, lines, clean and last == b"\n", checksum)
 
 
 def iter_lines(fh: BinaryIO, max_line_bytes: int) -> Iterator[SegmentLine]:

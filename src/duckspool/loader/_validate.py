@@ -21,6 +21,7 @@ from duckspool.loader._quarantine import OVERSIZE, TRUNCATED, UNSTORABLE, Quaran
 from duckspool.loader._reader import SegmentLine, iter_lines, scan_segment
 from duckspool.repository import SegmentLines, StagedFile
 from duckspool.repository._errors import is_environmental
+from duckspool.spool import parse_segment_name
 
 __all__ = ["SegmentResult", "validate_lines", "validate_segment"]
 
@@ -43,6 +44,8 @@ class SegmentResult:
     """``staged`` is the segment itself (every line was a valid wire line): never delete it."""
     raw: bool = False
     """Not validated yet: the load target validates it (in bulk where it can)."""
+    verified: bool = False
+    """``raw``, and the CRC-32 in its name matches its bytes: written whole by an emitter."""
     environmental: bool = False
     """``error`` is our disk's or permissions' fault, not the segment's."""
 
@@ -58,7 +61,8 @@ def validate_segment(
     """Validate every line of ``path``; stage the valid ones, quarantine the rest (unpublished).
 
     With ``bulk``, a segment DuckDB can split into the same lines is only
-    hashed and counted and comes back ``raw``. When every line is a valid event
+    hashed and counted and comes back ``raw`` (and ``verified`` when its name
+    carries the CRC-32 of its bytes). When every line is a valid event
     already in the exact wire form, nothing is copied: the segment itself is
     the staging file (``passthrough``). Never raises: a failure comes back in
     ``error``.
@@ -66,10 +70,15 @@ def validate_segment(
     staged = staging_dir / f".duckspool-stage-{os.getpid()}-{ordinal}.jsonl"
     quarantine: QuarantineWriter | None = None
     try:
-        scan = scan_segment(path)
+        name = parse_segment_name(path.name)
+        marked = bulk and name is not None and name.checksum is not None
+        scan = scan_segment(path, crc=marked)
         key, size = scan.key, scan.size
         if bulk and scan.bulk_ok:
-            return SegmentResult(path, ordinal, key, size, lines=scan.lines, raw=True)
+            verified = marked and name is not None and name.checksum == scan.crc
+            return SegmentResult(
+                path, ordinal, key, size, lines=scan.lines, raw=True, verified=verified
+            )
         quarantine = QuarantineWriter(quarantine_dir, path, key)
         lines, events, passthrough = _stage(path, staged, quarantine, max_line_bytes)
         quarantine.close()

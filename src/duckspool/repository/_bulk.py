@@ -123,7 +123,8 @@ _OK = f"""
     AND j.schemaVersion = '{CURRENT_SCHEMA_VERSION}'
     AND starts_with(j.payload, '{{')
     AND NOT regexp_matches(j.payload, {_PAYLOAD_REFUSED})
-    AND list_unique(json_keys(j.payload)) = len(json_keys(j.payload))
+    AND CASE WHEN verified THEN true
+             ELSE list_unique(json_keys(j.payload)) = len(json_keys(j.payload)) END
 """
 
 _READ_LINES = (
@@ -146,8 +147,9 @@ SELECT _s, _n, line, j, ts, coalesce({_OK}, false) AS ok,
        ts AS timestamp, TRY_CAST(j.schemaVersion AS INTEGER) AS schemaVersion,
        j.payload AS payload
 FROM (SELECT *, TRY_CAST(j.timestamp AS TIMESTAMPTZ) AS ts FROM (
-    SELECT f.ordinal AS _s, l.rowid + 1 - f.first AS _n,
-           l.line, try(json_transform(l.line, '{_STRUCT}')) AS j
+    SELECT f.ordinal AS _s, l.rowid + 1 - f.first AS _n, f.verified, l.line,
+           CASE WHEN starts_with(l.line, '{{') AND ends_with(l.line, '}}')
+                THEN try(json_transform(l.line, '{_STRUCT}')) END AS j
     FROM _ds_lines l JOIN _ds_files f ON l.filename = f.filename
 )))
 """
@@ -218,8 +220,9 @@ def bulk_validate(
             outcome.unreadable.add(f.ordinal)
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _ds_files AS SELECT unnest(?::VARCHAR[]) AS filename, "
-        "unnest(?::INTEGER[]) AS ordinal, unnest(?::BIGINT[]) AS first",
-        [names, [f.ordinal for f in readable], offsets],
+        "unnest(?::INTEGER[]) AS ordinal, unnest(?::BIGINT[]) AS first, "
+        "unnest(?::BOOLEAN[]) AS verified",
+        [names, [f.ordinal for f in readable], offsets, [f.verified for f in readable]],
     )
     cur.execute(_CLASSIFY, {"max_line": max_line_bytes})
     cur.execute("DROP TABLE _ds_lines")

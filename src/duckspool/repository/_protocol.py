@@ -131,10 +131,15 @@ class StagedFile:
     the exact wire form, each carrying ``"_n"`` (its line number in the segment)
     unless the file is the segment itself. In :attr:`LoadBatch.raw`: a segment
     as the spool holds it, not validated yet. ``ordinal`` names its segment.
+    ``verified`` (raw only): the segment's bytes match the CRC-32 its emitter
+    recorded in its name, so every line is ``TelemetryEvent.to_json_line``
+    output; a target may skip the checks that output passes by construction
+    (docs/loader.md, "Provenance") and must still run every other.
     """
 
     path: Path
     ordinal: int
+    verified: bool = False
 
 
 @dataclass(frozen=True, slots=True)

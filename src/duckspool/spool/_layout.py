@@ -20,11 +20,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["SegmentName", "SpoolLayout", "new_segment_name", "parse_segment_name"]
+__all__ = [
+    "SegmentName",
+    "SpoolLayout",
+    "new_segment_name",
+    "parse_segment_name",
+    "sealed_segment_name",
+]
 
 SEGMENT_SUFFIX = ".jsonl"
 _HOST_UNSAFE = re.compile(r"[^A-Za-z0-9.-]")
-_NAME = re.compile(r"^(\d{8}T\d{12}Z)_([A-Za-z0-9.-]+)_(\d+)_(\d{6,})\.jsonl$")
+_NAME = re.compile(
+    r"^(\d{8}T\d{12}Z)_([A-Za-z0-9.-]+)_(\d+)_(\d{6,})(?:\.crc-([0-9a-f]{8}))?\.jsonl$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +100,8 @@ class SegmentName:
     host: str
     pid: int
     sequence: int
+    checksum: int | None = None
+    """The zlib CRC-32 of the whole file the writer sealed (its provenance), if named."""
 
 
 def _host() -> str:
@@ -104,10 +114,23 @@ def new_segment_name(sequence: int, now: datetime | None = None) -> str:
     return f"{started:%Y%m%dT%H%M%S%f}Z_{_host()}_{os.getpid()}_{sequence:06d}{SEGMENT_SUFFIX}"
 
 
+def sealed_segment_name(name: str, checksum: int) -> str:
+    """``name`` with the CRC-32 of the sealed file's bytes: ``..._<sequence>.crc-<8 hex>.jsonl``.
+
+    The emitter's writer names a segment so when it seals one it wrote whole
+    (see docs/loader.md, "Provenance"); the loader recomputes the checksum.
+    """
+    return f"{name.removesuffix(SEGMENT_SUFFIX)}.crc-{checksum & 0xFFFFFFFF:08x}{SEGMENT_SUFFIX}"
+
+
 def parse_segment_name(name: str) -> SegmentName | None:
-    """The parts of a name made by :func:`new_segment_name`, or None for any other name."""
+    """The parts of a name made by :func:`new_segment_name` (or :func:`sealed_segment_name`).
+
+    None for any other name.
+    """
     match = _NAME.match(name)
     if not match:
         return None
     started = datetime.strptime(match[1], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
-    return SegmentName(started, match[2], int(match[3]), int(match[4]))
+    checksum = int(match[5], 16) if match[5] else None
+    return SegmentName(started, match[2], int(match[3]), int(match[4]), checksum)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import zlib
 from pathlib import Path
+
+from duckspool.spool._layout import sealed_segment_name
 
 __all__ = ["ActiveSegment", "fsync_dir"]
 
@@ -37,6 +40,10 @@ class ActiveSegment:
         self.lines = 0
         self.created = created
         self.broken = False
+        self.crc = 0
+        """CRC-32 of every byte appended so far (the file holds exactly those bytes)."""
+        self.provenance = True
+        """Seal under a name carrying ``crc``: False once the file may hold other bytes."""
         # Created under a hidden name, locked, then renamed into view: recover() never
         # sees an unlocked segment of a live process. O_RDWR, not O_WRONLY: if the
         # directory is deleted under us, read_complete() reads the lines back.
@@ -69,8 +76,10 @@ class ActiveSegment:
                 os.ftruncate(self.fd, start)
             except OSError:
                 self.broken = True
+                self.provenance = False
             raise
         self.size += len(data)
+        self.crc = zlib.crc32(data, self.crc)
 
     def is_unlinked(self) -> bool:
         """True when the file was deleted under us (its directory removed or replaced)."""
@@ -91,8 +100,10 @@ class ActiveSegment:
     def seal(self, sealed_dir: Path, *, durable: bool) -> bool:
         """Move the file into ``sealed_dir`` (atomic rename); an empty one is deleted instead.
 
-        Returns True if a segment was sealed. Raises OSError, leaving it open, if
-        the rename fails.
+        The sealed name carries the CRC-32 of the bytes appended (the segment's
+        provenance, see :func:`~duckspool.spool._layout.sealed_segment_name`)
+        unless ``provenance`` was cleared. Returns True if a segment was sealed.
+        Raises OSError, leaving it open, if the rename fails.
         """
         if self.size == 0:
             self.path.unlink(missing_ok=True)
@@ -100,7 +111,8 @@ class ActiveSegment:
             return False
         if durable:
             os.fsync(self.fd)
-        os.rename(self.path, sealed_dir / self.name)
+        name = sealed_segment_name(self.name, self.crc) if self.provenance else self.name
+        os.rename(self.path, sealed_dir / name)
         if durable:
             fsync_dir(sealed_dir)
         self.close()

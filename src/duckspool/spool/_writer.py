@@ -192,6 +192,9 @@ class SpoolWriter:
             len(data),
         )
         fresh = self._open_segment()
+        # Bytes read back from a file nobody could see: sealed without provenance,
+        # so the loader checks every line (rare; costs only speed).
+        fresh.provenance = False
         if data:
             fresh.append(data)
             fresh.lines = data.count(b"\n")
@@ -203,6 +206,7 @@ class SpoolWriter:
         segment, self._segment = self._segment, None
         if segment is None:
             return
+        segment.provenance = False  # its tail may hold a fragment: no checksum in its name
         try:
             segment.seal(self.layout.sealed, durable=False)
             with self._lock:
