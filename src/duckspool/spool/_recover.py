@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 from pathlib import Path
 
 from duckspool.spool._layout import SEGMENT_SUFFIX, SpoolLayout
-from duckspool.spool._segment import fsync_dir
+from duckspool.spool._segment import abandoned, fsync_dir
 
 __all__ = ["recover"]
 
@@ -31,15 +30,9 @@ def recover(spool_dir: str | os.PathLike[str]) -> list[str]:
         return []
     sealed: list[str] = []
     for path in sorted(layout.active.glob(f"*{SEGMENT_SUFFIX}")):
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue  # sealed by its writer meanwhile
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # its writer is alive
+        with abandoned(path) as fd:
+            if fd is None:
+                continue  # its writer is alive, or sealed it meanwhile
             if os.fstat(fd).st_nlink == 0:
                 continue
             if os.fstat(fd).st_size == 0:
@@ -48,22 +41,11 @@ def recover(spool_dir: str | os.PathLike[str]) -> list[str]:
             layout.ensure(layout.sealed)
             os.rename(path, layout.sealed / path.name)
             sealed.append(path.name)
-        finally:
-            os.close(fd)
     # Hidden files are segments whose creation was interrupted before the rename.
     for path in layout.active.glob(".*.new"):
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.fstat(fd).st_size == 0:
+        with abandoned(path) as fd:
+            if fd is not None and os.fstat(fd).st_size == 0:
                 path.unlink(missing_ok=True)
-        except BlockingIOError:
-            pass
-        finally:
-            os.close(fd)
     if sealed:
         fsync_dir(layout.sealed)
         log.info("recovered %d abandoned segment(s) in %s", len(sealed), layout.active)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from duckspool.spool._layout import sealed_segment_name
 
-__all__ = ["ActiveSegment", "fsync_dir"]
+__all__ = ["ActiveSegment", "abandoned", "fsync_dir"]
 
 
 def fsync_dir(path: Path) -> None:
@@ -22,6 +24,31 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     except OSError:
         pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def abandoned(path: Path) -> Iterator[int | None]:
+    """A read-only fd of ``path``, flock-ed by us, when its writer is gone; else None.
+
+    Every writer (emitter segment, shipper's temp copy) holds an exclusive flock
+    on its file for as long as it writes, so a free lock means the writer died or
+    finished. None when the lock is held or the file vanished meanwhile. The fd is
+    closed, and the lock released, on leaving the block.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        yield None
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        yield fd
     finally:
         os.close(fd)
 

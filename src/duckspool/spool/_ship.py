@@ -35,7 +35,7 @@ from pathlib import Path
 
 from duckspool.exceptions import ConfigurationError, DuckspoolError
 from duckspool.spool._layout import SEGMENT_SUFFIX, SpoolLayout
-from duckspool.spool._segment import fsync_dir
+from duckspool.spool._segment import abandoned, fsync_dir
 
 __all__ = ["ShipReport", "SpoolBusy", "ship_segments"]
 
@@ -162,19 +162,10 @@ def _remove_stale_temps(sealed: Path) -> int:
     """Temp files whose writer is dead (their flock is free); live shippers keep theirs."""
     removed = 0
     for path in sealed.glob(f".*{_TEMP_SUFFIX}"):
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue
-        else:
-            path.unlink(missing_ok=True)
-            removed += 1
-        finally:
-            os.close(fd)
+        with abandoned(path) as fd:
+            if fd is not None:
+                path.unlink(missing_ok=True)
+                removed += 1
     return removed
 
 
