@@ -11,12 +11,11 @@ from pathlib import Path
 
 from duckspool.cli._args import path_arg
 from duckspool.cli._commands import COMMANDS
+from duckspool.cli._locate import BUSY_EXIT
 from duckspool.cli._parser import add_command, add_location_options
 from duckspool.exceptions import ConfigurationError, DatabaseLocked
 
 __all__ = ["add_report_command", "cmd_report"]
-
-EX_TEMPFAIL = 75
 
 
 def _instant(option: str) -> Callable[[str], datetime]:
@@ -44,7 +43,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     except DatabaseLocked as exc:
         print(f"duckspool report: busy: {exc}; try again when the load is done", file=sys.stderr)
-        return EX_TEMPFAIL
+        return BUSY_EXIT
     print(result.path)
     if args.open:
         webbrowser.open(result.path.resolve().as_uri())

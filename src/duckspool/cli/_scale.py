@@ -12,13 +12,12 @@ import orjson
 
 from duckspool.cli._args import path_arg
 from duckspool.cli._commands import COMMANDS
-from duckspool.cli._locate import CliError
+from duckspool.cli._locate import BUSY_EXIT, CliError
 from duckspool.cli._parser import add_command, add_location_options
 from duckspool.exceptions import DatabaseLocked
 
-__all__ = ["EX_TEMPFAIL", "parse_instant", "register"]
+__all__ = ["parse_instant", "register"]
 
-EX_TEMPFAIL = 75
 """Exit code when another process holds what we need (sysexits.h): retry later."""
 
 
@@ -35,7 +34,7 @@ def parse_instant(text: str) -> datetime:
 
 def _busy(command: str, exc: Exception) -> int:
     print(f"duckspool {command}: busy: {exc}", file=sys.stderr)
-    return EX_TEMPFAIL
+    return BUSY_EXIT
 
 
 def _existing_db(args: argparse.Namespace, command: str) -> Path:
