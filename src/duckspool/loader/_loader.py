@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from duckspool.exceptions import (
@@ -31,6 +31,7 @@ from duckspool.exceptions import (
     SpoolNotFound,
 )
 from duckspool.loader import _validate
+from duckspool.loader._ahead import validated_in_order
 from duckspool.loader._attempts import AttemptLog
 from duckspool.loader._batch import (
     Batch,
@@ -44,7 +45,6 @@ from duckspool.loader._quarantine import ID_CONFLICT, QuarantineWriter
 from duckspool.loader._report import LoadReport
 from duckspool.loader._segments import SegmentShelf
 from duckspool.loader._validate import SegmentResult
-from duckspool.loader._workers import WorkerPool
 from duckspool.repository import (
     Conflict,
     DuckDBTelemetryRepository,
@@ -217,35 +217,13 @@ class Loader:
         )
         return repo, True
 
-    # -- validation, in order, possibly in parallel --------------------------------------
-    def _pool_size(self, segments: list[tuple[Path, int]]) -> int:
-        # By default no pool: a segment the bulk path can read needs only hashing and
-        # counting here (about 2 ms per MiB), less than starting a worker interpreter
-        # costs; workers pay off only for spools of segments DuckDB cannot read.
-        return min(self.workers or 0, len(segments))
-
     def _validated(self, segments: list[tuple[Path, int]]) -> Iterator[SegmentResult]:
-        """Validation results in segment order; workers run ahead by a bounded amount."""
+        """Validation results in segment order, computed a bounded way ahead (``_ahead.py``)."""
         args = [
             (path, ordinal, self.layout.tmp, self.layout.quarantine, self.max_line_bytes, True)
             for ordinal, (path, _) in enumerate(segments)
         ]
-        workers = self._pool_size(segments)
-        if workers == 0:
-            for a in args:
-                if self._stop.is_set():
-                    return
-                yield _validate.validate_segment(*a)
-            return
-        with WorkerPool(workers) as pool:
-            results: Generator[SegmentResult, None, None] = pool.run(args)
-            try:
-                for result in results:
-                    yield result
-                    if self._stop.is_set():
-                        break
-            finally:
-                results.close()  # discards what was validated ahead but not used
+        return validated_in_order(args, min(self.workers or 0, len(segments)), self._stop)
 
     def _load(
         self,

@@ -1,39 +1,29 @@
 """The bulk path: DuckDB validates canonical wire lines itself, one parse per line.
 
-Only for :attr:`LoadBatch.raw` segments. DuckDB reads each line as text, parses
-it once (``json_transform``) and keeps a line only if every predicate below
-holds; every other line goes to the loader's authority, :func:`parse_line`,
-which also gives the quarantine its reasons. The predicates accept a strict
-subset of what the contract accepts, and only lines whose stored values are
-exactly the contract's, which ``tests/test_bulk_differential.py`` checks line by
-line against ``parse_line``. Each predicate and the contract rule it implements:
+Only for :attr:`LoadBatch.raw` segments, in two lanes. **Verified** segments
+(provenance, docs/loader.md) are read by ``read_json`` straight into typed
+columns (``_bulk_read.py``). Every other raw segment takes the **text lane**
+here: DuckDB reads each line as text, parses it once (``json_transform``) and
+keeps a line only if every predicate below holds. In both lanes every other line
+goes to the loader's authority, :func:`parse_line`, which also gives the
+quarantine its reasons. The predicates accept a strict subset of what the
+contract accepts, and only lines whose stored values are exactly the contract's,
+which ``tests/test_bulk_differential.py`` checks line by line against
+``parse_line``. The text lane's predicates and the contract rule each implements:
 
 ``wire_form``
     The line is byte for byte the canonical wire form rebuilt from the parsed
     values (what ``to_json_line`` writes: keys in order, no whitespace, no
     escapes in the envelope's strings). So there are no unknown or duplicate
     top-level keys, every field has its JSON type, and the parse is unambiguous.
-``id``
-    ``id`` is a UUID: lowercase, hyphenated (the form ``uuid.UUID`` prints).
-``event_type``
-    The naming standard: ``EVENT_TYPE_PATTERN``, at most ``EVENT_TYPE_MAX_LENGTH``.
-``ids``
-    ``sessionId``, ``userId``, ``correlationId`` (and ``productId`` unless null):
-    1 to ``ID_MAX_LENGTH`` characters, no control characters; also no ``"`` or
-    ``\\`` (those need escapes, which the wire-form check does not rebuild).
-``timestamp``
-    A timezone-aware ISO-8601 time already in UTC (``Z``), whole seconds or
-    exactly six fractional digits (DuckDB keeps microseconds, so nothing is
-    rounded), every field in range and a real calendar date.
-``schema_version``
-    The current version; other versions need their converter (the authority).
-``payload``
-    A JSON object, with no NaN/Infinity (``invalid_json``), no number DuckDB
-    would keep as text beyond a double or 64-bit integer (``number_out_of_range``,
-    ``unstorable``: conservatively, no run of 19 digits and no 3-digit
-    exponent), no nested objects and distinct top-level keys (the contract keeps
-    the last of duplicate keys, DuckDB the first), fewer than 64 ``[`` (the
-    contract's parser limits nesting depth).
+``values``
+    Every rule of ``_bulk_rules.py`` (id, event type, ids, timestamp, schema
+    version, payload).
+``payload_keys``
+    Distinct top-level payload keys (the contract keeps the last of duplicate
+    keys, DuckDB the first). Skipped for a verified segment that takes this lane
+    (one ``read_json`` refused, or one holding an oversize line): orjson cannot
+    write a duplicate key.
 ``size``
     At most ``max_line_bytes`` long (longer lines are ``oversize``).
 
@@ -52,9 +42,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from duckspool.contracts import CURRENT_SCHEMA_VERSION, EVENT_TYPE_MAX_LENGTH, ID_MAX_LENGTH
-from duckspool.contracts._naming import EVENT_TYPE_PATTERN
 from duckspool.exceptions import RepositoryError
+from duckspool.repository._bulk_read import READ_TABLE, has_line_longer_than, read_verified
+from duckspool.repository._bulk_rules import FieldValues, decoded_ids_rule, value_checks
 from duckspool.repository._envelope import ENVELOPE
 from duckspool.repository._protocol import SegmentLoad, StagedFile
 
@@ -62,25 +52,28 @@ __all__ = ["BULK_TABLE", "BulkOutcome", "bulk_validate"]
 
 log = logging.getLogger(__name__)
 
+_TEXT_TABLE = "_ds_bulk_text"
 BULK_TABLE = "_ds_bulk"
-"""Temp table of the bulk path: ``_s``, ``_n``, ``ok`` and the wire columns, typed."""
+"""Temp view of both lanes: ``_s``, ``_n``, ``ok``, ``raw`` and the wire columns, typed."""
+
+TEMP_OBJECTS = ("_ds_lines", "_ds_files", "_ds_vfiles", _TEXT_TABLE, READ_TABLE)
+"""Temp tables the bulk path leaves for the insert; drop them (and the view) after it."""
 
 _STRUCT = "{" + ",".join(f'"{f.wire}":"VARCHAR"' for f in ENVELOPE[:-1]) + ',"payload":"JSON"}'
-# Characters an id may not hold (the contract's control characters), and those the
-# rebuilt wire form does not escape (so the wire-form check refuses them anyway).
-_ID_REFUSED = "'[\"\\\\\\x00-\\x1f\\x7f]'"
-_UUID = "'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'"
-_TIME = (
-    "'(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-    "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{6})?Z'"
+_WIRE = ", ".join(f.wire for f in ENVELOPE)
+_VALUES = FieldValues(
+    id="j.id",
+    event_type="j.eventType",
+    session_id="j.sessionId",
+    user_id="j.userId",
+    product_id="j.productId",
+    correlation_id="j.correlationId",
+    timestamp="j.timestamp",
+    ts="ts",
+    schema_version="j.schemaVersion",
+    payload="j.payload",
+    ids_rule=decoded_ids_rule("j.sessionId", "j.userId", "j.productId", "j.correlationId"),
 )
-# One pass over the payload, conservatively: NaN/Infinity, runs of 19+ digits,
-# 3-digit exponents, escaped surrogates, a nested object (a "{" after the first
-# character), a nested array (a second "[" before a "]").
-_PAYLOAD_REFUSED = (
-    "'NaN|Infinity|[0-9]{19}|[eE][+]?[0-9]{3}|\\\\u[dD][89a-fA-F]|.\\{|\\[[^\\]]*\\['"
-)
-_EVENT_TYPE = "'" + EVENT_TYPE_PATTERN.removeprefix("^").removesuffix("$") + "'"
 
 
 def _wire_form() -> str:
@@ -109,20 +102,7 @@ def _wire_form() -> str:
 _OK = f"""
     line = {_wire_form()}
     AND strlen(line) <= $max_line
-    AND regexp_full_match(j.id, {_UUID})
-    AND strlen(j.eventType) <= {EVENT_TYPE_MAX_LENGTH}
-    AND regexp_full_match(j.eventType, {_EVENT_TYPE})
-    AND length(j.sessionId) BETWEEN 1 AND {ID_MAX_LENGTH}
-    AND length(j.userId) BETWEEN 1 AND {ID_MAX_LENGTH}
-    AND length(j.correlationId) BETWEEN 1 AND {ID_MAX_LENGTH}
-    AND (j.productId IS NULL OR length(j.productId) BETWEEN 1 AND {ID_MAX_LENGTH})
-    AND NOT regexp_matches(
-        concat(j.sessionId, j.userId, j.correlationId, j.productId), {_ID_REFUSED})
-    AND regexp_full_match(j.timestamp, {_TIME})
-    AND ts IS NOT NULL
-    AND j.schemaVersion = '{CURRENT_SCHEMA_VERSION}'
-    AND starts_with(j.payload, '{{')
-    AND NOT regexp_matches(j.payload, {_PAYLOAD_REFUSED})
+    AND {value_checks(_VALUES)}
     AND CASE WHEN verified THEN true
              ELSE list_unique(json_keys(j.payload)) = len(json_keys(j.payload)) END
 """
@@ -137,7 +117,7 @@ _TEXT_MAX = 1 << 16
 """Longer refused lines are not fetched with the result; the authority reads them."""
 
 _CLASSIFY = f"""
-CREATE OR REPLACE TEMP TABLE {BULK_TABLE} AS
+CREATE OR REPLACE TEMP TABLE {_TEXT_TABLE} AS
 SELECT _s, _n, ok, CASE WHEN NOT ok AND strlen(line) <= {_TEXT_MAX} THEN line END AS raw,
        * EXCLUDE (_s, _n, ok, line, j, ts)
 FROM (
@@ -182,68 +162,112 @@ def bulk_validate(
     """
     outcome = BulkOutcome()
     expected = {s.ordinal: s.lines for s in segments}
-    candidates = []
+    text, verified = [], []
     for f in files:
         with f.path.open("rb") as fh:
             if fh.read(3) == b"\xef\xbb\xbf":
-                # DuckDB's CSV reader drops a leading byte-order mark; the contract does not.
+                # DuckDB's readers drop a leading byte-order mark; the contract does not.
                 outcome.unreadable.add(f.ordinal)
                 continue
-        candidates.append(f)
-    readable = _read_lines(cur, candidates, max_line_bytes, outcome)
-    names = [str(f.path) for f in readable]
-    spans = {
-        name: (count, lo, hi)
-        for name, count, lo, hi in cur.execute(
-            "SELECT filename, count(*), min(rowid), max(rowid) FROM _ds_lines GROUP BY filename"
-        ).fetchall()
-    }
-    counts = {name: span[0] for name, span in spans.items()}
-    # _ds_lines holds the files one after the other, in order: a file's first
-    # row id is the sum of the counts before it (cheaper than a window). Checked.
-    offsets, first = [], 0
-    for name in names:
-        offsets.append(first)
-        count, lo, hi = spans.get(name, (0, first, first - 1))
-        if (lo, hi) != (first, first + count - 1):
-            raise RepositoryError(f"bulk path: rows of {name} are not contiguous; not loading")
-        first += count
-    for f in readable:
-        if counts.get(str(f.path), 0) != expected.get(f.ordinal):
-            # DuckDB split the file differently from the loader: trust neither's numbering.
-            log.info(
-                "bulk path: %s read as %s lines, not %s",
-                f.path,
-                counts.get(str(f.path)),
-                expected.get(f.ordinal),
-            )
-            outcome.unreadable.add(f.ordinal)
+        if f.verified and not has_line_longer_than(f.path, max_line_bytes):
+            verified.append(f)
+        else:
+            text.append(f)
+    read, refused = read_verified(cur, verified, max_line_bytes)
+    text += refused
+    read_offsets = _number_rows(cur, READ_TABLE, read, expected, outcome)
+    numbered = [f for f in read if f.ordinal not in outcome.unreadable]
     cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _ds_files AS SELECT unnest(?::VARCHAR[]) AS filename, "
-        "unnest(?::INTEGER[]) AS ordinal, unnest(?::BIGINT[]) AS first, "
-        "unnest(?::BOOLEAN[]) AS verified",
-        [names, [f.ordinal for f in readable], offsets, [f.verified for f in readable]],
+        "CREATE OR REPLACE TEMP TABLE _ds_vfiles AS SELECT unnest(?::VARCHAR[]) AS filename, "
+        "unnest(?::INTEGER[]) AS ordinal, unnest(?::BIGINT[]) AS first",
+        [
+            [str(f.path) for f in numbered],
+            [f.ordinal for f in numbered],
+            [read_offsets[f.ordinal] for f in numbered],
+        ],
     )
-    cur.execute(_CLASSIFY, {"max_line": max_line_bytes})
-    cur.execute("DROP TABLE _ds_lines")
-    cur.execute("DROP TABLE _ds_files")
-    if outcome.unreadable:
-        cur.execute(
-            f"DELETE FROM {BULK_TABLE} WHERE list_contains(?::INTEGER[], _s)",
-            [sorted(outcome.unreadable)],
-        )
+    _classify_text(cur, text, expected, max_line_bytes, outcome)
+    wire = ", ".join(f"v.{f.wire}" for f in ENVELOPE)
+    cur.execute(
+        f"CREATE OR REPLACE TEMP VIEW {BULK_TABLE} AS "
+        f"SELECT _s, _n, ok, raw, {_WIRE} FROM {_TEXT_TABLE} UNION ALL "
+        f"SELECT f.ordinal, v.rowid + 1 - f.first, v.ok, NULL::VARCHAR, {wire} "
+        f"FROM {READ_TABLE} v JOIN _ds_vfiles f ON v.filename = f.filename"
+    )
     for ordinal, ok, count in cur.execute(
         f"SELECT _s, ok, count(*) FROM {BULK_TABLE} GROUP BY ALL"
     ).fetchall():
         if ok:
             outcome.accepted[ordinal] = count
-    # The refused lines' text comes back with them (exact bytes: the segment is valid
-    # UTF-8 without \r, NUL or BOM), so the authority need not read the segment again.
-    for ordinal, number, text in cur.execute(
+    # The text lane's refused lines come back with their text (exact bytes: the segment
+    # is valid UTF-8 without \r, NUL or BOM), so the authority need not read them again.
+    for ordinal, number, raw in cur.execute(
         f"SELECT _s, _n, raw FROM {BULK_TABLE} WHERE NOT ok"
     ).fetchall():
-        outcome.rejected[ordinal][number] = None if text is None else text.encode()
+        outcome.rejected[ordinal][number] = None if raw is None else raw.encode()
     return outcome
+
+
+def _classify_text(
+    cur: duckdb.DuckDBPyConnection,
+    files: list[StagedFile],
+    expected: dict[int, int],
+    max_line_bytes: int,
+    outcome: BulkOutcome,
+) -> None:
+    """The text lane: fill ``_ds_bulk_text`` from ``files``."""
+    readable = _read_lines(cur, files, max_line_bytes, outcome)
+    offsets = _number_rows(cur, "_ds_lines", readable, expected, outcome)
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE _ds_files AS SELECT unnest(?::VARCHAR[]) AS filename, "
+        "unnest(?::INTEGER[]) AS ordinal, unnest(?::BIGINT[]) AS first, "
+        "unnest(?::BOOLEAN[]) AS verified",
+        [
+            [str(f.path) for f in readable],
+            [f.ordinal for f in readable],
+            [offsets[f.ordinal] for f in readable],
+            [f.verified for f in readable],
+        ],
+    )
+    cur.execute(_CLASSIFY, {"max_line": max_line_bytes})
+    cur.execute("DROP TABLE _ds_lines")
+    dropped = sorted(outcome.unreadable & {f.ordinal for f in readable})
+    if dropped:
+        cur.execute(f"DELETE FROM {_TEXT_TABLE} WHERE list_contains(?::INTEGER[], _s)", [dropped])
+
+
+def _number_rows(
+    cur: duckdb.DuckDBPyConnection,
+    table: str,
+    files: Sequence[StagedFile],
+    expected: dict[int, int],
+    outcome: BulkOutcome,
+) -> dict[int, int]:
+    """Each file's first row id in ``table``, which holds ``files`` one after the other.
+
+    A file's first row id is the sum of the counts before it (cheaper than a
+    window); checked. A file whose row count is not the loader's line count goes
+    to ``outcome.unreadable`` (DuckDB split it otherwise: trust neither numbering).
+    """
+    spans = {
+        name: (count, lo, hi)
+        for name, count, lo, hi in cur.execute(
+            f"SELECT filename, count(*), min(rowid), max(rowid) FROM {table} GROUP BY filename"
+        ).fetchall()
+    }
+    offsets, first = {}, 0
+    for f in files:
+        offsets[f.ordinal] = first
+        count, lo, hi = spans.get(str(f.path), (0, first, first - 1))
+        if (lo, hi) != (first, first + count - 1):
+            raise RepositoryError(f"bulk path: rows of {f.path} are not contiguous; not loading")
+        first += count
+        if count != expected.get(f.ordinal):
+            log.info(
+                "bulk path: %s read as %s lines, not %s", f.path, count, expected.get(f.ordinal)
+            )
+            outcome.unreadable.add(f.ordinal)
+    return offsets
 
 
 def _read_lines(

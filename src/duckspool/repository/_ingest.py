@@ -17,7 +17,7 @@ import duckdb
 import orjson
 
 from duckspool.exceptions import RepositoryError
-from duckspool.repository._bulk import BULK_TABLE, BulkOutcome, bulk_validate
+from duckspool.repository._bulk import BULK_TABLE, TEMP_OBJECTS, BulkOutcome, bulk_validate
 from duckspool.repository._envelope import ENVELOPE, column_list, wire_columns
 from duckspool.repository._protocol import (
     BatchResult,
@@ -45,15 +45,7 @@ _FROM_STAGED = (
 )
 
 
-_TEMP_TABLES = (
-    "_ds_lines",
-    "_ds_files",
-    BULK_TABLE,
-    "_ds_json",
-    "_ds_existing",
-    "_ds_repeated",
-    "_ds_first",
-)
+_TEMP_TABLES = (*TEMP_OBJECTS, "_ds_json", "_ds_existing", "_ds_repeated", "_ds_first")
 
 
 def ingest(
@@ -85,8 +77,9 @@ def ingest(
                 cur.execute("ROLLBACK")
             raise
     finally:
-        with contextlib.suppress(duckdb.Error):
-            cur.execute("DROP VIEW IF EXISTS _ds_stage")
+        for view in ("_ds_stage", BULK_TABLE):
+            with contextlib.suppress(duckdb.Error):
+                cur.execute(f"DROP VIEW IF EXISTS {view}")
         for table in _TEMP_TABLES:
             with contextlib.suppress(duckdb.Error):
                 cur.execute(f"DROP TABLE IF EXISTS {table}")

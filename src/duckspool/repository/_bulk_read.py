@@ -1,0 +1,174 @@
+"""The bulk path's fast lane: verified segments read by ``read_json`` straight into columns.
+
+A **verified** segment's bytes match the CRC-32 its emitter's writer put in its
+name (docs/loader.md, "Provenance"), so every line in it is
+``TelemetryEvent.to_json_line`` output: ``orjson.dumps`` of one dict literal
+holding the nine envelope keys, once each, in order, with no whitespace, and
+(orjson writes each key of a dict once and refuses keys that are not exactly
+``str``) no duplicate key at any depth. That is all this lane takes on trust.
+What such a line can still get wrong is every field's **value and JSON type**,
+because ``model_construct`` skips validation; both are checked here, per line:
+
+``json_types``
+    ``sessionId``, ``userId``, ``correlationId``, ``productId``,
+    ``schemaVersion`` and ``payload`` are read as DuckDB ``JSON``, whose text
+    shows the JSON type: a string starts with ``"`` (its value is the text
+    between the quotes, which the ``ids`` rule keeps free of anything a writer
+    escapes), ``productId`` may be ``null``, the version must be the number
+    itself (``1``, not ``"1"``), the payload an object. ``id``, ``eventType``
+    and ``timestamp`` are read as text: only a JSON string can match their
+    patterns (a number, ``true`` or an array cannot look like a UUID, an event
+    type or a ``T``/``Z`` time).
+``values``
+    Every rule of ``_bulk_rules.py``.
+``size``
+    No line longer than ``max_line_bytes``: a segment holding one takes the
+    text lane (found exactly and cheaply: a longer line must contain a whole
+    aligned block of half that size without a newline).
+
+A verified segment ``read_json`` cannot read (a line that is not JSON) takes the
+text lane; one whose row count differs from the loader's line count goes to the
+authority entire. Refused lines are returned without their text (the authority
+reads them from the segment).
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+
+from duckspool.contracts import ID_MAX_LENGTH
+from duckspool.repository._bulk_rules import FieldValues, value_checks
+from duckspool.repository._envelope import ENVELOPE
+from duckspool.repository._protocol import StagedFile
+
+__all__ = ["READ_TABLE", "has_line_longer_than", "read_verified"]
+
+log = logging.getLogger(__name__)
+
+READ_TABLE = "_ds_vread"
+"""Temp table of this lane: ``filename``, ``ok`` and the wire columns, typed."""
+
+_AS_JSON = ("sessionId", "userId", "productId", "correlationId", "schemaVersion", "payload")
+_COLUMNS = ", ".join(
+    f"'{f.wire}': '{'JSON' if f.wire in _AS_JSON else 'VARCHAR'}'" for f in ENVELOPE
+)
+
+
+_QUOTED = ("q_session", "q_user", "q_correlation", "q_product")
+
+
+def _unquoted(text: str) -> str:
+    return f"{text}[2:-2]"
+
+
+# The ids rule on the JSON texts, without a regex (DuckDB's cost a regex per row):
+# the text's byte length bounds the value's length in characters (a subset: long
+# ids of multi-byte characters go to the authority), and a JSON writer escapes
+# '"', '\' and control characters, so a text without '\' holds none of them;
+# DEL (which JSON does not escape) is looked for itself.
+_IDS_RULE = "\n    AND ".join(
+    [
+        *(f"strlen({q}) BETWEEN 3 AND {ID_MAX_LENGTH + 2}" for q in _QUOTED[:3]),
+        f"(q_product IS NULL OR q_product = 'null' OR strlen(q_product) BETWEEN 3 AND "
+        f"{ID_MAX_LENGTH + 2})",
+        f"NOT contains(concat({', '.join(_QUOTED)}), '\\')",
+        f"NOT contains(concat({', '.join(_QUOTED)}), chr(127))",
+    ]
+)
+
+
+_VALUES = FieldValues(
+    id="id",
+    event_type="eventType",
+    session_id=_unquoted("q_session"),
+    user_id=_unquoted("q_user"),
+    product_id=f"CASE WHEN coalesce(q_product, 'null') = 'null' THEN NULL "
+    f"ELSE {_unquoted('q_product')} END",
+    correlation_id=_unquoted("q_correlation"),
+    timestamp="timestamp",
+    ts="ts",
+    schema_version="q_version",
+    payload="q_payload",
+    ids_rule=_IDS_RULE,
+)
+
+_OK = f"""
+    starts_with(q_session, '"') AND starts_with(q_user, '"')
+    AND starts_with(q_correlation, '"')
+    AND (coalesce(q_product, 'null') = 'null' OR starts_with(q_product, '"'))
+    AND {value_checks(_VALUES)}
+"""
+
+_SELECT = f"""
+SELECT filename, coalesce({_OK}, false) AS ok,
+       TRY_CAST(id AS UUID) AS id, eventType, {_VALUES.session_id} AS sessionId,
+       {_VALUES.user_id} AS userId, {_VALUES.product_id} AS productId,
+       {_VALUES.correlation_id} AS correlationId, ts AS timestamp,
+       TRY_CAST(q_version AS INTEGER) AS schemaVersion, payload
+FROM (
+    SELECT filename, id, eventType, timestamp, TRY_CAST(timestamp AS TIMESTAMPTZ) AS ts,
+           sessionId::VARCHAR AS q_session, userId::VARCHAR AS q_user,
+           productId::VARCHAR AS q_product, correlationId::VARCHAR AS q_correlation,
+           schemaVersion::VARCHAR AS q_version, payload, payload::VARCHAR AS q_payload
+    FROM read_json($files, format = 'newline_delimited', filename = true,
+                   maximum_object_size = $max_size, columns = {{{_COLUMNS}}})
+)
+"""
+
+_TABLE_COLUMNS = "filename VARCHAR, ok BOOLEAN, " + ", ".join(
+    f"{f.wire} {f.duckdb_type}" for f in ENVELOPE
+)
+
+
+def read_verified(
+    cur: duckdb.DuckDBPyConnection, files: Sequence[StagedFile], max_line_bytes: int
+) -> tuple[list[StagedFile], list[StagedFile]]:
+    """Fill :data:`READ_TABLE` from ``files`` in order; return (read, not readable here).
+
+    Runs outside any transaction. Files ``read_json`` refuses are returned second,
+    for the text lane.
+    """
+    params = {"files": [str(f.path) for f in files], "max_size": max_line_bytes + 1024}
+    if files:
+        try:
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE {READ_TABLE} AS {_SELECT}", params)
+            return list(files), []
+        except duckdb.Error as exc:
+            log.info("bulk path: reading %d verified segment(s) failed (%s)", len(files), exc)
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE {READ_TABLE} ({_TABLE_COLUMNS})")
+    read, refused = [], []
+    for f in files:
+        try:
+            cur.execute(f"INSERT INTO {READ_TABLE} {_SELECT}", {**params, "files": [str(f.path)]})
+            read.append(f)
+        except duckdb.Error as exc:
+            log.info("bulk path: %s takes the text lane: %s", f.path.name, exc)
+            refused.append(f)
+    return read, refused
+
+
+def has_line_longer_than(path: Path, limit: int) -> bool:
+    """Whether a line of ``path`` (newline excluded) is longer than ``limit`` bytes.
+
+    A line longer than ``limit`` holds a whole aligned block of ``limit // 2``
+    bytes with no newline; only such blocks are measured, so a segment of short
+    lines costs one short ``find`` per block.
+    """
+    size = path.stat().st_size
+    if size <= limit:
+        return False
+    block = max(limit // 2, 1)
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        for start in range(0, size, block):
+            if data.find(b"\n", start, start + block) != -1:
+                continue
+            begin = data.rfind(b"\n", 0, start) + 1
+            end = data.find(b"\n", start)
+            if (size if end == -1 else end) - begin > limit:
+                return True
+    return False
