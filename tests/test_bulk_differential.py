@@ -302,15 +302,25 @@ def assert_stored_as_parsed(line: bytes, row: tuple[Any, ...]) -> None:
     assert schema_version == event.schema_version
     # Type-exact (1 is not 1.0) and key-order-exact: orjson writes both the same way.
     assert orjson.dumps(orjson.loads(stored_payload)) == orjson.dumps(event.payload)
-    # What SQL sees is what the contract parsed (no duplicate keys resolved otherwise).
-    assert stored_payload == _duckdb_json_text(event.payload)
+    # What SQL sees is exactly what the contract's path stores for the parsed event (no
+    # duplicate keys resolved otherwise, numbers written the same way).
+    assert stored_payload == contract_payload_text(event.payload)
 
 
-def _duckdb_json_text(value: dict[str, Any]) -> str:
+def contract_payload_text(value: dict[str, Any]) -> str:
+    """The payload's text as the contract's path stores it: ``to_json_line``, then DuckDB's
+    ``read_json`` (which writes numbers its own way: ``1e+16`` is stored as
+    ``10000000000000000.0``)."""
+    import tempfile
+
     import duckdb
 
-    with duckdb.connect() as con:
-        row = con.execute("SELECT ?::JSON::VARCHAR", [orjson.dumps(value).decode()]).fetchone()
+    with tempfile.TemporaryDirectory() as tmp, duckdb.connect() as con:
+        path = Path(tmp) / "one.jsonl"
+        path.write_bytes(orjson.dumps({"payload": value}) + b"\n")
+        row = con.execute(
+            "SELECT payload::VARCHAR FROM read_json(?, format = 'newline_delimited', "
+            "columns = {'payload': 'JSON'})", [str(path)]).fetchone()
     assert row is not None
     return str(row[0])
 
@@ -324,12 +334,16 @@ def segment_wide(line: bytes) -> bool:
     return b"\r" in line or b"\0" in line or line.startswith(b"\xef\xbb\xbf")
 
 
-def differential(db: Path, tmp: Path, lines: list[bytes]) -> dict[int, bool]:
-    """Check every line in one bulk-eligible segment (and the rest alone); line -> accepted."""
+def differential(db: Path, tmp: Path, lines: list[bytes], *,
+                 verified: bool = False) -> dict[int, bool]:
+    """Check every line in one bulk-eligible segment (and the rest alone); line -> accepted.
+
+    ``verified``: the segments are passed as provenance-verified.
+    """
     eligible = [x for x in lines if not segment_wide(x)]
     others = [x for x in lines if x not in eligible]
     segments = [eligible] + [[x] for x in others]
-    rows, calls = bulk_accepts(db, segments, tmp)
+    rows, calls = bulk_accepts(db, segments, tmp, verified=verified)
     accepted: dict[int, bool] = {}
     for ordinal, seg in enumerate(segments):
         for number, line in enumerate(seg, start=1):

@@ -92,13 +92,15 @@ def _stored(db: Path) -> dict[uuid.UUID, dict[str, Any]]:
         return {e.id: e.model_dump() for e in repo.find(limit=10**6)}
 
 
-def _load_both(tmp: Path, segment: bytes, marked_name: str) -> tuple[Any, Any]:
+def _load_both(tmp: Path, segment: bytes, marked_name: str,
+               max_line_bytes: int = 8 << 20) -> tuple[Any, Any]:
     """Load ``segment`` under ``marked_name`` and under a plain name; both reports."""
     reports = []
     for spool, name in (("marked", marked_name), ("plain", "plain.jsonl")):
         (tmp / spool / "sealed").mkdir(parents=True)
         (tmp / spool / "sealed" / name).write_bytes(segment)
-        reports.append(Loader(tmp / spool, tmp / f"{spool}.duckdb").run_once())
+        loader = Loader(tmp / spool, tmp / f"{spool}.duckdb", max_line_bytes=max_line_bytes)
+        reports.append(loader.run_once())
     marked, plain = reports
     assert marked.ok and plain.ok
     assert (marked.events_inserted, marked.duplicates, marked.lines_read,

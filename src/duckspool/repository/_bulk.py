@@ -44,7 +44,12 @@ import duckdb
 
 from duckspool.exceptions import RepositoryError
 from duckspool.repository._bulk_read import READ_TABLE, has_line_longer_than, read_verified
-from duckspool.repository._bulk_rules import FieldValues, decoded_ids_rule, value_checks
+from duckspool.repository._bulk_rules import (
+    FieldValues,
+    decoded_ids_rule,
+    text_payload_rule,
+    value_checks,
+)
 from duckspool.repository._envelope import ENVELOPE
 from duckspool.repository._protocol import SegmentLoad, StagedFile
 
@@ -54,7 +59,8 @@ log = logging.getLogger(__name__)
 
 _TEXT_TABLE = "_ds_bulk_text"
 BULK_TABLE = "_ds_bulk"
-"""Temp view of both lanes: ``_s``, ``_n``, ``ok``, ``raw`` and the wire columns, typed."""
+"""Temp view of both lanes: ``_s``, ``_n``, ``ok``, ``raw``, ``_t`` and ``_r`` (the table
+and row id a row lives in) and the wire columns, typed."""
 
 TEMP_OBJECTS = ("_ds_lines", "_ds_files", "_ds_vfiles", _TEXT_TABLE, READ_TABLE)
 """Temp tables the bulk path leaves for the insert; drop them (and the view) after it."""
@@ -71,8 +77,8 @@ _VALUES = FieldValues(
     timestamp="j.timestamp",
     ts="ts",
     schema_version="j.schemaVersion",
-    payload="j.payload",
     ids_rule=decoded_ids_rule("j.sessionId", "j.userId", "j.productId", "j.correlationId"),
+    payload_rule=text_payload_rule("j.payload"),
 )
 
 
@@ -108,7 +114,8 @@ _OK = f"""
 """
 
 _READ_LINES = (
-    "SELECT filename, line FROM read_csv($files, columns = {'line': 'VARCHAR'}, "
+    "SELECT map_extract_value(MAP($files, $ordinals), filename) AS _s, line "
+    "FROM read_csv($files, columns = {'line': 'VARCHAR'}, "
     "header = false, auto_detect = false, delim = '\\0', quote = '', escape = '', "
     "new_line = '\\n', max_line_size = $max_size, filename = true)"
 )
@@ -130,7 +137,7 @@ FROM (SELECT *, TRY_CAST(j.timestamp AS TIMESTAMPTZ) AS ts FROM (
     SELECT f.ordinal AS _s, l.rowid + 1 - f.first AS _n, f.verified, l.line,
            CASE WHEN starts_with(l.line, '{{') AND ends_with(l.line, '}}')
                 THEN try(json_transform(l.line, '{_STRUCT}')) END AS j
-    FROM _ds_lines l JOIN _ds_files f ON l.filename = f.filename
+    FROM _ds_lines l JOIN _ds_files f ON l._s = f.ordinal
 )))
 """
 
@@ -143,6 +150,9 @@ class BulkOutcome:
     rejected: dict[int, dict[int, bytes | None]] = field(default_factory=lambda: defaultdict(dict))
     """Line numbers with their text (None for a line too long to fetch here)."""
     unreadable: set[int] = field(default_factory=set)
+
+    sources: list[tuple[str, str]] = field(default_factory=list)
+    """(temp table, SQL condition) pairs: the accepted rows, each table scanned plainly."""
 
     @property
     def lines(self) -> int:
@@ -178,21 +188,25 @@ def bulk_validate(
     read_offsets = _number_rows(cur, READ_TABLE, read, expected, outcome)
     numbered = [f for f in read if f.ordinal not in outcome.unreadable]
     cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _ds_vfiles AS SELECT unnest(?::VARCHAR[]) AS filename, "
+        "CREATE OR REPLACE TEMP TABLE _ds_vfiles AS SELECT "
         "unnest(?::INTEGER[]) AS ordinal, unnest(?::BIGINT[]) AS first",
         [
-            [str(f.path) for f in numbered],
             [f.ordinal for f in numbered],
             [read_offsets[f.ordinal] for f in numbered],
         ],
     )
     _classify_text(cur, text, expected, max_line_bytes, outcome)
+    outcome.sources.append((_TEXT_TABLE, "ok"))
+    if numbered:
+        ordinals = ", ".join(str(int(f.ordinal)) for f in numbered)
+        outcome.sources.append((READ_TABLE, f"ok AND list_contains([{ordinals}], _s)"))
     wire = ", ".join(f"v.{f.wire}" for f in ENVELOPE)
     cur.execute(
         f"CREATE OR REPLACE TEMP VIEW {BULK_TABLE} AS "
-        f"SELECT _s, _n, ok, raw, {_WIRE} FROM {_TEXT_TABLE} UNION ALL "
-        f"SELECT f.ordinal, v.rowid + 1 - f.first, v.ok, NULL::VARCHAR, {wire} "
-        f"FROM {READ_TABLE} v JOIN _ds_vfiles f ON v.filename = f.filename"
+        f"SELECT _s, _n, ok, raw, '{_TEXT_TABLE}' AS _t, rowid AS _r, {_WIRE} "
+        f"FROM {_TEXT_TABLE} UNION ALL "
+        f"SELECT f.ordinal, v.rowid + 1 - f.first, v.ok, NULL::VARCHAR, '{READ_TABLE}', "
+        f"v.rowid, {wire} FROM {READ_TABLE} v JOIN _ds_vfiles f ON v._s = f.ordinal"
     )
     for ordinal, ok, count in cur.execute(
         f"SELECT _s, ok, count(*) FROM {BULK_TABLE} GROUP BY ALL"
@@ -219,11 +233,10 @@ def _classify_text(
     readable = _read_lines(cur, files, max_line_bytes, outcome)
     offsets = _number_rows(cur, "_ds_lines", readable, expected, outcome)
     cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _ds_files AS SELECT unnest(?::VARCHAR[]) AS filename, "
+        "CREATE OR REPLACE TEMP TABLE _ds_files AS SELECT "
         "unnest(?::INTEGER[]) AS ordinal, unnest(?::BIGINT[]) AS first, "
         "unnest(?::BOOLEAN[]) AS verified",
         [
-            [str(f.path) for f in readable],
             [f.ordinal for f in readable],
             [offsets[f.ordinal] for f in readable],
             [f.verified for f in readable],
@@ -250,15 +263,15 @@ def _number_rows(
     to ``outcome.unreadable`` (DuckDB split it otherwise: trust neither numbering).
     """
     spans = {
-        name: (count, lo, hi)
-        for name, count, lo, hi in cur.execute(
-            f"SELECT filename, count(*), min(rowid), max(rowid) FROM {table} GROUP BY filename"
+        ordinal: (count, lo, hi)
+        for ordinal, count, lo, hi in cur.execute(
+            f"SELECT _s, count(*), min(rowid), max(rowid) FROM {table} GROUP BY _s"
         ).fetchall()
     }
     offsets, first = {}, 0
     for f in files:
         offsets[f.ordinal] = first
-        count, lo, hi = spans.get(str(f.path), (0, first, first - 1))
+        count, lo, hi = spans.get(f.ordinal, (0, first, first - 1))
         if (lo, hi) != (first, first + count - 1):
             raise RepositoryError(f"bulk path: rows of {f.path} are not contiguous; not loading")
         first += count
@@ -280,20 +293,25 @@ def _read_lines(
     max_size = max_line_bytes + 1024
     create = f"CREATE OR REPLACE TEMP TABLE _ds_lines AS {_READ_LINES}"
     if not files:
-        cur.execute("CREATE OR REPLACE TEMP TABLE _ds_lines (filename VARCHAR, line VARCHAR)")
+        cur.execute("CREATE OR REPLACE TEMP TABLE _ds_lines (_s INTEGER, line VARCHAR)")
         return files
     try:
-        cur.execute(create, {"files": [str(f.path) for f in files], "max_size": max_size})
+        params = {
+            "files": [str(f.path) for f in files],
+            "ordinals": [f.ordinal for f in files],
+            "max_size": max_size,
+        }
+        cur.execute(create, params)
         return files
     except duckdb.Error as exc:
         log.info("bulk path: reading %d segment(s) failed (%s); trying one by one", len(files), exc)
-    cur.execute("CREATE OR REPLACE TEMP TABLE _ds_lines (filename VARCHAR, line VARCHAR)")
+    cur.execute("CREATE OR REPLACE TEMP TABLE _ds_lines (_s INTEGER, line VARCHAR)")
     readable = []
     for f in files:
         try:
             cur.execute(
                 f"INSERT INTO _ds_lines {_READ_LINES}",
-                {"files": [str(f.path)], "max_size": max_size},
+                {"files": [str(f.path)], "ordinals": [f.ordinal], "max_size": max_size},
             )
             readable.append(f)
         except duckdb.Error as exc:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from duckspool.contracts import CURRENT_SCHEMA_VERSION, EVENT_TYPE_MAX_LENGTH, ID_MAX_LENGTH
 from duckspool.contracts._naming import EVENT_TYPE_PATTERN
 
-__all__ = ["FieldValues", "decoded_ids_rule", "value_checks"]
+__all__ = ["FieldValues", "decoded_ids_rule", "text_payload_rule", "value_checks"]
 
 # Characters an id may not hold (the contract's control characters), and those a
 # JSON writer must escape (so a value holding them is never decoded here).
@@ -60,8 +60,9 @@ class FieldValues:
 
     ``schema_version`` is the field's JSON text as written (``1``, never ``"1"``:
     the lane proves that); ``ts`` is ``timestamp`` cast to ``TIMESTAMPTZ``
-    (NULL if it is not a real time); ``ids_rule`` is the lane's SQL for the
-    ``ids`` rule (see :func:`decoded_ids_rule`).
+    (NULL if it is not a real time); ``ids_rule`` and ``payload_rule`` are the
+    lane's SQL for the ``ids`` and ``payload`` rules (see :func:`decoded_ids_rule`
+    and :func:`text_payload_rule`).
     """
 
     id: str
@@ -73,8 +74,8 @@ class FieldValues:
     timestamp: str
     ts: str
     schema_version: str
-    payload: str
     ids_rule: str
+    payload_rule: str
 
 
 def decoded_ids_rule(session_id: str, user_id: str, product_id: str, correlation_id: str) -> str:
@@ -89,6 +90,11 @@ def decoded_ids_rule(session_id: str, user_id: str, product_id: str, correlation
     )
 
 
+def text_payload_rule(payload: str) -> str:
+    """SQL for the ``payload`` rule over the payload's JSON text as the line holds it."""
+    return f"starts_with({payload}, '{{') AND NOT regexp_matches({payload}, {_PAYLOAD_REFUSED})"
+
+
 def value_checks(v: FieldValues) -> str:
     """SQL: every value rule above holds (NULL where a value is missing; coalesce it)."""
     return "\n    AND ".join(
@@ -100,7 +106,6 @@ def value_checks(v: FieldValues) -> str:
             f"regexp_full_match({v.timestamp}, {_TIME})",
             f"{v.ts} IS NOT NULL",
             f"{v.schema_version} = '{CURRENT_SCHEMA_VERSION}'",
-            f"starts_with({v.payload}, '{{')",
-            f"NOT regexp_matches({v.payload}, {_PAYLOAD_REFUSED})",
+            v.payload_rule,
         ]
     )
