@@ -8,6 +8,7 @@ verified segment exactly as ``parse_line`` parses it, or go to the authority.
 
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from pathlib import Path
@@ -18,14 +19,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from duckspool import Emitter, Loader
+from duckspool import Emitter, Loader, MemoryTelemetryRepository
 from duckspool.contracts import TelemetryEvent, uuid7
 from duckspool.repository import _bulk_read
 from duckspool.repository._bulk_read import has_line_longer_than
 from duckspool.repository._envelope import ENVELOPE
 from tests.conftest import sample_event
 from tests.test_bulk_differential import MUTATIONS, differential, fresh, lines
-from tests.test_bulk_provenance import CONSTRUCTED, PAYLOAD, _constructed, _load_both
+from tests.test_bulk_provenance import (
+    CONSTRUCTED,
+    PAYLOAD,
+    _constructed,
+    _load_both,
+    _quarantine,
+    _stored,
+)
 
 WIRE_KEYS = [f.wire for f in ENVELOPE]
 
@@ -152,11 +160,101 @@ def test_has_line_longer_than_is_exact(tmp_path: Path, limit: int) -> None:
         assert has_line_longer_than(path, limit) is expected, (lengths, trial)
 
 
-def test_an_emitter_segment_of_many_events_loads_through_the_read_lane(
+def _emit_segments(spool: Path, events: list[TelemetryEvent], segment_bytes: int) -> list[Path]:
+    with Emitter(spool, flush_interval=60, max_segment_bytes=segment_bytes) as em:
+        for event in events:
+            em.emit(event)
+    return sorted((spool / "sealed").glob("*.jsonl"), key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def _load_three_ways(tmp: Path, segments: list[Path], before: list[bytes],
+                     lanes: list[tuple[int, int]], plain: set[int] = frozenset()) -> Any:
+    """Load ``segments`` (after ``before``) three ways: as sealed (those in ``plain``
+    renamed without their checksum), all renamed without checksums, and into the
+    contract-only memory store. All three must store, count and quarantine the same.
+    The first report."""
+    reports, stored, quarantined = [], [], []
+    for way in ("marked", "plain", "memory"):
+        target: Any = MemoryTelemetryRepository() if way == "memory" else tmp / f"{way}.duckdb"
+        if before:
+            (tmp / way / "pre" / "sealed").mkdir(parents=True)
+            (tmp / way / "pre" / "sealed" / "0.jsonl").write_bytes(b"\n".join(before) + b"\n")
+            assert Loader(tmp / way / "pre", target).run_once().ok
+        (tmp / way / "sealed").mkdir(parents=True)
+        for index, path in enumerate(segments):
+            keep = way == "marked" and index not in plain
+            copy = tmp / way / "sealed" / (path.name if keep else f"{index:04d}.jsonl")
+            copy.write_bytes(path.read_bytes())
+            os.utime(copy, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))
+        lanes.clear()
+        reports.append(Loader(tmp / way, target).run_once())
+        if way == "marked":
+            assert lanes == [(len(segments) - len(plain), 0)], lanes
+        if way == "memory":
+            stored.append({e.id: e.model_dump() for e in target.find(limit=10**6)})
+        else:
+            stored.append(_stored(target))
+        quarantined.append(_quarantine(tmp / way))
+    assert all(r.ok for r in reports)
+    counts = [(r.events_inserted, r.duplicates, r.lines_read, dict(r.quarantined))
+              for r in reports]
+    assert counts[0] == counts[1] == counts[2]
+    assert stored[0] == stored[1] == stored[2]
+    assert quarantined[0] == quarantined[1] == quarantined[2]
+    return reports[0]
+
+
+def test_a_batch_of_emitter_segments_loads_through_the_read_lane_as_without(
         tmp_path: Path, lanes: list[tuple[int, int]]) -> None:
-    with Emitter(tmp_path / "spool", flush_interval=60) as em:
-        for i in range(3000):
-            em.emit(sample_event(i, payload={**PAYLOAD, "i": i}))
-    report = Loader(tmp_path / "spool", tmp_path / "db.duckdb").run_once()
-    assert report.ok and report.bulk_lines == 3000 and report.events_inserted == 3000
-    assert lanes == [(1, 0)]
+    """Redeliveries within and across segments, id conflicts (the earliest copy wins, the
+    others are quarantined with their line numbers) and ids stored by an earlier load."""
+    stored_before = [sample_event(i, payload={"early": i}) for i in range(60)]
+    events = []
+    for i in range(1500):
+        events.append(sample_event(i, payload={**PAYLOAD, "i": i}))
+        if i % 7 == 0:
+            events.append(events[rng_index(i)])  # a redelivery, maybe from an earlier segment
+        if i % 101 == 0:  # a conflict: an id seen before, other content
+            events.append(events[rng_index(i)].model_copy(update={"payload": {"other": i}}))
+        if i % 50 == 0:  # already stored by the earlier load: with the same and other content
+            events.append(stored_before[i // 50])
+            events.append(stored_before[i // 50 + 30].model_copy(update={"user_id": "else"}))
+    segments = _emit_segments(tmp_path / "emit", events, 64 * 1024)
+    assert len(segments) >= 5 and all(".crc-" in p.name for p in segments)
+    marked = _load_three_ways(tmp_path, segments,
+                              [e.to_json_line() for e in stored_before], lanes)
+    assert marked.bulk_lines == len(events)
+    assert marked.quarantined.get("id_conflict", 0) > 10
+    assert marked.duplicates > 200
+
+
+def test_a_batch_mixing_both_lanes_keeps_the_earliest_copy_across_them(
+        tmp_path: Path, lanes: list[tuple[int, int]]) -> None:
+    """Verified segments (read lane) and unverified ones (text lane) in one batch, with
+    redeliveries and conflicts between them: rows from both lanes are compared by
+    segment and line, whichever temp table holds them."""
+    events = []
+    for i in range(1200):
+        events.append(sample_event(i, payload={**PAYLOAD, "i": i}))
+        if i % 5 == 0:
+            events.append(events[rng_index(i)])
+        if i % 37 == 0:
+            events.append(events[rng_index(i)].model_copy(update={"payload": {"other": i}}))
+    segments = _emit_segments(tmp_path / "emit", events, 48 * 1024)
+    assert len(segments) >= 6
+    marked = _load_three_ways(tmp_path, segments, [], lanes, plain={1, 3, 4})
+    assert marked.quarantined.get("id_conflict", 0) > 10 and marked.duplicates > 100
+
+
+def rng_index(i: int) -> int:
+    return random.Random(i).randrange(i + 1)
+
+
+def test_a_line_the_contract_refuses_in_a_verified_segment_goes_to_the_authority(
+        tmp_path: Path, lanes: list[tuple[int, int]]) -> None:
+    events = [sample_event(i, payload={"i": i}) for i in range(500)]
+    events.insert(250, _constructed(7, session_id=12345))
+    (path,) = _emit_segments(tmp_path / "emit", events, 16 << 20)
+    marked, _ = _load_both(tmp_path, path.read_bytes(), path.name)
+    assert dict(marked.quarantined) == {"invalid_event": 1}
+    assert lanes[0] == (1, 0)
