@@ -46,7 +46,7 @@ from duckspool.exceptions import RepositoryError
 from duckspool.repository._bulk_read import READ_TABLE, has_line_longer_than, read_verified
 from duckspool.repository._bulk_rules import (
     FieldValues,
-    decoded_ids_rule,
+    rebuilt_ids_rule,
     text_payload_rule,
     value_checks,
 )
@@ -62,7 +62,7 @@ BULK_TABLE = "_ds_bulk"
 """Temp view of both lanes: ``_s``, ``_n``, ``ok``, ``raw``, ``_t`` and ``_r`` (the table
 and row id a row lives in) and the wire columns, typed."""
 
-TEMP_OBJECTS = ("_ds_lines", "_ds_files", "_ds_vfiles", _TEXT_TABLE, READ_TABLE)
+TEMP_OBJECTS = ("_ds_lines", "_ds_files", _TEXT_TABLE, READ_TABLE)
 """Temp tables the bulk path leaves for the insert; drop them (and the view) after it."""
 
 _STRUCT = "{" + ",".join(f'"{f.wire}":"VARCHAR"' for f in ENVELOPE[:-1]) + ',"payload":"JSON"}'
@@ -77,7 +77,7 @@ _VALUES = FieldValues(
     timestamp="j.timestamp",
     ts="ts",
     schema_version="j.schemaVersion",
-    ids_rule=decoded_ids_rule("j.sessionId", "j.userId", "j.productId", "j.correlationId"),
+    ids_rule=rebuilt_ids_rule("j.sessionId", "j.userId", "j.productId", "j.correlationId"),
     payload_rule=text_payload_rule("j.payload"),
 )
 
@@ -187,27 +187,28 @@ def bulk_validate(
     text += refused
     read_offsets = _number_rows(cur, READ_TABLE, read, expected, outcome)
     numbered = [f for f in read if f.ordinal not in outcome.unreadable]
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _ds_vfiles AS SELECT "
-        "unnest(?::INTEGER[]) AS ordinal, unnest(?::BIGINT[]) AS first",
-        [
-            [f.ordinal for f in numbered],
-            [read_offsets[f.ordinal] for f in numbered],
-        ],
-    )
-    _classify_text(cur, text, expected, max_line_bytes, outcome)
-    outcome.sources.append((_TEXT_TABLE, "ok"))
+    parts = []
+    if text or not numbered:
+        _classify_text(cur, text, expected, max_line_bytes, outcome)
+        outcome.sources.append((_TEXT_TABLE, "ok"))
+        parts.append(
+            f"SELECT _s, _n, ok, raw, '{_TEXT_TABLE}' AS _t, rowid AS _r, {_WIRE} "
+            f"FROM {_TEXT_TABLE}"
+        )
     if numbered:
-        ordinals = ", ".join(str(int(f.ordinal)) for f in numbered)
-        outcome.sources.append((READ_TABLE, f"ok AND list_contains([{ordinals}], _s)"))
-    wire = ", ".join(f"v.{f.wire}" for f in ENVELOPE)
-    cur.execute(
-        f"CREATE OR REPLACE TEMP VIEW {BULK_TABLE} AS "
-        f"SELECT _s, _n, ok, raw, '{_TEXT_TABLE}' AS _t, rowid AS _r, {_WIRE} "
-        f"FROM {_TEXT_TABLE} UNION ALL "
-        f"SELECT f.ordinal, v.rowid + 1 - f.first, v.ok, NULL::VARCHAR, '{READ_TABLE}', "
-        f"v.rowid, {wire} FROM {READ_TABLE} v JOIN _ds_vfiles f ON v._s = f.ordinal"
-    )
+        # Integer literals (no join, no parameters in a view): the read files' ordinals,
+        # and each ordinal's first row id at its index.
+        firsts = [0] * (max(f.ordinal for f in numbered) + 1)
+        for f in numbered:
+            firsts[f.ordinal] = read_offsets[f.ordinal]
+        kept = f"list_contains({[int(f.ordinal) for f in numbered]}, _s)"
+        outcome.sources.append((READ_TABLE, f"ok AND {kept}"))
+        parts.append(
+            f"SELECT _s, rowid + 1 - {[int(n) for n in firsts]}[_s + 1] AS _n, ok, "
+            f"NULL::VARCHAR AS raw, '{READ_TABLE}' AS _t, rowid AS _r, {_WIRE} "
+            f"FROM {READ_TABLE} WHERE {kept}"
+        )
+    cur.execute(f"CREATE OR REPLACE TEMP VIEW {BULK_TABLE} AS " + " UNION ALL ".join(parts))
     for ordinal, ok, count in cur.execute(
         f"SELECT _s, ok, count(*) FROM {BULK_TABLE} GROUP BY ALL"
     ).fetchall():

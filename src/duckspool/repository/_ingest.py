@@ -166,8 +166,8 @@ def _insert(
     # and comparing; every other row is inserted as it is.
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _ds_repeated AS SELECT * FROM _ds_stage "
-        "WHERE id IN (SELECT id FROM _ds_stage GROUP BY id HAVING count(*) > 1) "
-        "   OR id IN (SELECT id FROM _ds_existing)"
+        "WHERE id IN (SELECT id FROM _ds_stage GROUP BY id HAVING count(*) > 1 "
+        "             UNION ALL SELECT id FROM _ds_existing)"
     )
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _ds_first AS SELECT * FROM _ds_repeated "
