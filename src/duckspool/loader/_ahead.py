@@ -9,6 +9,7 @@ cannot read, whose line-by-line validation holds the GIL.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
@@ -53,15 +54,19 @@ def _in_threads(args: Sequence[ValidateArgs], stop: threading.Event) -> Iterator
                 if len(pending) > AHEAD:
                     break
             while pending and not stop.is_set():
-                result = pending.popleft().result()
+                # Popped only once the next is queued: whatever interrupts this (Ctrl-C
+                # in result(), a refused submit) leaves the result to the cleanup below.
+                result = pending[0].result()
                 following = next(todo, None)
                 if following is not None:
                     pending.append(pool.submit(validate_segment, *following))
+                pending.popleft()
                 yield result
         finally:
             for future in pending:
                 if not future.cancel():
-                    discard_result(future.result())
+                    with contextlib.suppress(Exception):
+                        discard_result(future.result())
 
 
 def _in_processes(

@@ -197,14 +197,15 @@ def bulk_validate(
         )
     if numbered:
         # Integer literals (no join, no parameters in a view): the read files' ordinals,
-        # and each ordinal's first row id at its index.
-        firsts = [0] * (max(f.ordinal for f in numbered) + 1)
+        # and each ordinal's first row id at its index (counted from the batch's first).
+        base = min(f.ordinal for f in numbered)
+        firsts = [0] * (max(f.ordinal for f in numbered) - base + 1)
         for f in numbered:
-            firsts[f.ordinal] = read_offsets[f.ordinal]
+            firsts[f.ordinal - base] = read_offsets[f.ordinal]
         kept = f"list_contains({[int(f.ordinal) for f in numbered]}, _s)"
         outcome.sources.append((READ_TABLE, f"ok AND {kept}"))
         parts.append(
-            f"SELECT _s, rowid + 1 - {[int(n) for n in firsts]}[_s + 1] AS _n, ok, "
+            f"SELECT _s, rowid + 1 - {[int(n) for n in firsts]}[_s - {int(base)} + 1] AS _n, ok, "
             f"NULL::VARCHAR AS raw, '{READ_TABLE}' AS _t, rowid AS _r, {_WIRE} "
             f"FROM {READ_TABLE} WHERE {kept}"
         )
