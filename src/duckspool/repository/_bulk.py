@@ -43,7 +43,12 @@ from dataclasses import dataclass, field
 import duckdb
 
 from duckspool.exceptions import RepositoryError
-from duckspool.repository._bulk_read import READ_TABLE, has_line_longer_than, read_verified
+from duckspool.repository._bulk_read import (
+    READ_TABLE,
+    has_line_longer_than,
+    read_in_order,
+    read_verified,
+)
 from duckspool.repository._bulk_rules import (
     FieldValues,
     rebuilt_ids_rule,
@@ -292,31 +297,8 @@ def _read_lines(
     outcome: BulkOutcome,
 ) -> list[StagedFile]:
     """Read ``files`` into ``_ds_lines`` in order; the ones DuckDB refuses go to ``unreadable``."""
-    max_size = max_line_bytes + 1024
-    create = f"CREATE OR REPLACE TEMP TABLE _ds_lines AS {_READ_LINES}"
-    if not files:
-        cur.execute("CREATE OR REPLACE TEMP TABLE _ds_lines (_s INTEGER, line VARCHAR)")
-        return files
-    try:
-        params = {
-            "files": [str(f.path) for f in files],
-            "ordinals": [f.ordinal for f in files],
-            "max_size": max_size,
-        }
-        cur.execute(create, params)
-        return files
-    except duckdb.Error as exc:
-        log.info("bulk path: reading %d segment(s) failed (%s); trying one by one", len(files), exc)
-    cur.execute("CREATE OR REPLACE TEMP TABLE _ds_lines (_s INTEGER, line VARCHAR)")
-    readable = []
-    for f in files:
-        try:
-            cur.execute(
-                f"INSERT INTO _ds_lines {_READ_LINES}",
-                {"files": [str(f.path)], "ordinals": [f.ordinal], "max_size": max_size},
-            )
-            readable.append(f)
-        except duckdb.Error as exc:
-            log.info("bulk path: %s is left to the contract: %s", f.path.name, exc)
-            outcome.unreadable.add(f.ordinal)
-    return readable
+    read, refused = read_in_order(
+        cur, "_ds_lines", "_s INTEGER, line VARCHAR", _READ_LINES, files, max_line_bytes
+    )
+    outcome.unreadable.update(f.ordinal for f in refused)
+    return read

@@ -46,7 +46,7 @@ from duckspool.repository._bulk_rules import FieldValues, value_checks
 from duckspool.repository._envelope import ENVELOPE
 from duckspool.repository._protocol import StagedFile
 
-__all__ = ["READ_TABLE", "has_line_longer_than", "read_verified"]
+__all__ = ["READ_TABLE", "has_line_longer_than", "read_in_order", "read_verified"]
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,24 @@ def read_verified(
     Runs outside any transaction. Files ``read_json`` refuses are returned second,
     for the text lane.
     """
+    return read_in_order(cur, READ_TABLE, _TABLE_COLUMNS, _SELECT, files, max_line_bytes)
+
+
+def read_in_order(
+    cur: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: str,
+    select: str,
+    files: Sequence[StagedFile],
+    max_line_bytes: int,
+) -> tuple[list[StagedFile], list[StagedFile]]:
+    """Fill temp ``table`` with ``select`` over ``files``, in order; return (read, refused).
+
+    ``select`` reads ``$files`` (with ``$ordinals`` beside them and lines up to
+    ``$max_size`` bytes). All files are read in one statement; if DuckDB refuses
+    that, ``table`` (``columns``) is filled file by file and the files it
+    refuses are returned second. Runs outside any transaction.
+    """
     params = {
         "files": [str(f.path) for f in files],
         "ordinals": [f.ordinal for f in files],
@@ -158,19 +176,19 @@ def read_verified(
     }
     if files:
         try:
-            cur.execute(f"CREATE OR REPLACE TEMP TABLE {READ_TABLE} AS {_SELECT}", params)
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}", params)
             return list(files), []
         except duckdb.Error as exc:
-            log.info("bulk path: reading %d verified segment(s) failed (%s)", len(files), exc)
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE {READ_TABLE} ({_TABLE_COLUMNS})")
+            log.info("bulk path: reading %d segment(s) at once failed (%s)", len(files), exc)
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({columns})")
     read, refused = [], []
     for f in files:
         try:
             one = {**params, "files": [str(f.path)], "ordinals": [f.ordinal]}
-            cur.execute(f"INSERT INTO {READ_TABLE} {_SELECT}", one)
+            cur.execute(f"INSERT INTO {table} {select}", one)
             read.append(f)
         except duckdb.Error as exc:
-            log.info("bulk path: %s takes the text lane: %s", f.path.name, exc)
+            log.info("bulk path: DuckDB cannot read %s into %s: %s", f.path.name, table, exc)
             refused.append(f)
     return read, refused
 
