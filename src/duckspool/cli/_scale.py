@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from duckspool.cli._args import path_arg
 from duckspool.cli._commands import COMMANDS
-from duckspool.cli._locate import BUSY_EXIT, CliError
+from duckspool.cli._locate import BUSY_EXIT, CliError, require_db
 from duckspool.cli._parser import add_command, add_location_options
 from duckspool.exceptions import DatabaseLocked
 
@@ -37,20 +36,10 @@ def _busy(command: str, exc: Exception) -> int:
     return BUSY_EXIT
 
 
-def _existing_db(args: argparse.Namespace, command: str) -> Path:
-    db = Path(args.db)
-    if not db.is_file():
-        raise CliError(
-            f"no database at {db} (from --db, $DUCKSPOOL_DB or the default "
-            f"./var/telemetry.duckdb): nothing to {command}; run `duckspool load` first"
-        )
-    return db
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     from duckspool.repository import DuckDBTelemetryRepository, export_parquet
 
-    db = _existing_db(args, "export")
+    db = require_db(args)
     try:
         with DuckDBTelemetryRepository(db) as repo:
             result = export_parquet(repo, args.to, since=args.since, until=args.until)
@@ -67,7 +56,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_prune(args: argparse.Namespace) -> int:
     from duckspool.repository import DuckDBTelemetryRepository, prune_exported
 
-    db = _existing_db(args, "prune")
+    db = require_db(args)
     try:
         with DuckDBTelemetryRepository(db) as repo:
             result = prune_exported(
