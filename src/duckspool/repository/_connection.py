@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import duckdb
 
 from duckspool.repository._errors import translate
 
-__all__ = ["DEFAULT_STORAGE_VERSION", "open_database", "owner_only"]
+__all__ = ["DEFAULT_STORAGE_VERSION", "ROW_GROUP_ROWS", "cursor_on", "open_database", "owner_only"]
 
 DEFAULT_STORAGE_VERSION = "v1.1.0"
 """Storage format duckspool writes: readable by DuckDB 0.10, every 1.x and 2.x CLI.
@@ -16,6 +17,20 @@ DEFAULT_STORAGE_VERSION = "v1.1.0"
 DuckDB 2.x writes a format DuckDB 1.x cannot open by default; analysts' tools
 lag behind libraries, so we write the older format (docs/analytics.md).
 """
+
+
+ROW_GROUP_ROWS = 16_384
+"""Rows per row group in the files duckspool opens for writing (DuckDB's default: 122,880).
+
+DuckDB writes an insert's row groups in parallel only when each of the
+source's batches fills one; a loader batch (~200k rows less its duplicates)
+fills none of the default size, so the whole insert was written on one core.
+At this size a batch insert takes about 0.45 of the time (docs/performance.md).
+Files written before keep their row groups; DuckDB reads any mix, and so does
+every other reader (a row group's size is not part of the format's contract).
+"""
+
+_RESERVED_CATALOGS = frozenset({"memory", "system", "temp", "main"})
 
 
 def open_database(
@@ -27,6 +42,14 @@ def open_database(
 ) -> duckdb.DuckDBPyConnection:
     """Connect to ``path`` (``:memory:`` works too).
 
+    A file is attached to an in-memory instance (so its row groups can be
+    :data:`ROW_GROUP_ROWS` long) under the catalog name ``duckdb.connect`` would
+    give it (the file's stem), and made the connection's default; a cursor of
+    the returned connection must be made with :func:`cursor_on`. As with
+    ``duckdb.connect``, connections to one file in one process share an
+    instance (so they may be open at once, with the same ``read_only`` and
+    settings), and spilled data goes to ``<path>.tmp``.
+
     Raises :class:`DatabaseLocked` when another process holds the file and
     :class:`RepositoryError` for every other failure to open it.
     """
@@ -36,16 +59,62 @@ def open_database(
         config["storage_compatibility_version"] = storage_version
     if memory_limit is not None:
         config["memory_limit"] = memory_limit
-    if target != ":memory:" and not read_only:
+    if target == ":memory:":
+        try:
+            con = duckdb.connect(target, config=config)
+        except duckdb.Error as exc:
+            raise translate(exc, "cannot open database", target) from None
+        _utc_session(con)
+        return con
+    if not read_only:
         Path(target).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config["temp_directory"] = target + ".tmp"
+    options = (
+        "READ_ONLY"
+        if read_only
+        else f"ROW_GROUP_SIZE {ROW_GROUP_ROWS}, STORAGE_VERSION {_literal(storage_version)}"
+    )
+    stem = Path(target).name.split(".")[0]
+    alias = _identifier(stem if stem and stem.lower() not in _RESERVED_CATALOGS else "duckspool")
+    # A named in-memory instance is shared by every connection to the same name in this
+    # process and ends with the last one, as duckdb.connect(path) shares a file's.
+    key = hashlib.sha256(f"{Path(target).resolve()}|{read_only}".encode()).hexdigest()[:24]
     try:
-        con = duckdb.connect(target, read_only=read_only, config=config)
+        con = duckdb.connect(f":memory:duckspool-{key}", config=config)
     except duckdb.Error as exc:
         raise translate(exc, "cannot open database", target) from None
+    try:
+        con.execute(f"ATTACH IF NOT EXISTS {_literal(target)} AS {alias} ({options})")
+        con.execute(f"USE {alias}")
+    except duckdb.Error as exc:
+        con.close()
+        raise translate(exc, "cannot open database", target) from None
     _utc_session(con)
-    if target != ":memory:" and not read_only:
+    if not read_only:
         owner_only(Path(target))
     return con
+
+
+def cursor_on(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new cursor of ``con`` (from :func:`open_database`) on the same default database.
+
+    A DuckDB cursor is a new connection to the instance, whose default catalog
+    is the instance's own (``memory``), not the attached file.
+    """
+    current = con.execute("SELECT current_database()").fetchone()
+    cur = con.cursor()
+    if current != cur.execute("SELECT current_database()").fetchone() and current:
+        cur.execute(f"USE {_identifier(str(current[0]))}")
+    return cur
+
+
+def _literal(text: str) -> str:
+    """``text`` as a SQL string literal (ATTACH and its options take no parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _utc_session(con: duckdb.DuckDBPyConnection) -> None:

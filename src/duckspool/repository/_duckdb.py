@@ -17,7 +17,12 @@ import duckdb
 from duckspool.contracts import TelemetryEvent
 from duckspool.exceptions import ConfigurationError, MigrationError, RepositoryError
 from duckspool.migrations import migrate, pending
-from duckspool.repository._connection import DEFAULT_STORAGE_VERSION, open_database, owner_only
+from duckspool.repository._connection import (
+    DEFAULT_STORAGE_VERSION,
+    cursor_on,
+    open_database,
+    owner_only,
+)
 from duckspool.repository._envelope import column_list, row_to_event
 from duckspool.repository._errors import translate
 from duckspool.repository._ingest import ingest
@@ -123,7 +128,7 @@ class DuckDBTelemetryRepository:
         """A new cursor on this database, for one thread's use; close it when done."""
         if self._con is None:
             raise RepositoryError(f"repository for {self.path} is closed")
-        return self._con.cursor()
+        return cursor_on(self._con)
 
     # -- writes ------------------------------------------------------------------------
     def new_batch(self) -> StagedBatch:
