@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +92,75 @@ def test_cursors_see_the_file_not_the_instance_catalog(db_path: Path) -> None:
 def test_read_only_beside_a_writer_in_one_process_is_a_clear_error(db_path: Path) -> None:
     with DuckDBTelemetryRepository(db_path), pytest.raises(RepositoryError, match=str(db_path)):
         DuckDBTelemetryRepository(db_path, read_only=True)
+
+
+def _storage_version(db: Path) -> str:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        row = con.execute(
+            "SELECT tags['storage_version'] FROM duckdb_databases() WHERE path IS NOT NULL"
+        ).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return str(row[0])
+
+
+def test_an_existing_file_keeps_its_storage_format(tmp_path: Path) -> None:
+    newer = tmp_path / "newer.duckdb"
+    con = duckdb.connect(str(newer), config={"storage_compatibility_version": "latest"})
+    con.execute("CREATE TABLE notes (x INTEGER)")
+    con.close()
+    written_by_duckdb = _storage_version(newer)
+    with DuckDBTelemetryRepository(newer) as repo:  # asks for v1.1.0; a file is never lowered
+        repo.save_many([sample_event(1)])
+    assert _storage_version(newer) == written_by_duckdb
+
+    older = tmp_path / "older.duckdb"
+    with DuckDBTelemetryRepository(older) as repo:
+        repo.save_many([sample_event(1)])
+    assert _storage_version(older).startswith("v1.0")  # v1.1.0 is tagged "v1.0.0+"
+    with DuckDBTelemetryRepository(older, storage_version="v1.3.0") as repo:
+        repo.save_many([sample_event(2)])  # nor silently raised past older readers
+    assert _storage_version(older).startswith("v1.0")
+
+
+_OLD_READER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+print(duckdb.__version__)
+print(con.execute(sys.argv[2]).fetchone())
+"""
+_FINGERPRINT = (
+    "SELECT count(*), count(DISTINCT id), sum(strlen(payload::VARCHAR)), "
+    "min(occurred_at)::VARCHAR, max(occurred_at)::VARCHAR, count(DISTINCT source_segment) "
+    "FROM telemetry_events"
+)
+
+
+@pytest.mark.old_duckdb
+def test_duckdb_1_1_reads_a_file_the_loader_wrote(tmp_path: Path) -> None:
+    old_python = os.environ.get("DUCKSPOOL_OLD_DUCKDB_PYTHON")
+    if not old_python:
+        if os.environ.get("DUCKSPOOL_REQUIRE_OLD_DUCKDB") == "1":
+            pytest.fail("DUCKSPOOL_OLD_DUCKDB_PYTHON is required here (.ci/run sets it)")
+        pytest.skip("set DUCKSPOOL_OLD_DUCKDB_PYTHON to a Python with duckdb 1.1 (.ci/run does)")
+    events = 2 * ROW_GROUP_ROWS + 7
+    spool, db = tmp_path / "spool", tmp_path / "telemetry.duckdb"
+    for n in range(2):
+        lines = [sample_event(i).to_json_line() for i in range(n * events, (n + 1) * events)]
+        write_segment(spool / "sealed", f"seg-{n:05d}.jsonl", lines)
+    assert Loader(spool, db).run_once().ok
+    assert len(_row_groups(db)) >= 4  # short row groups, in the format that reader knows
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        expected = con.execute(_FINGERPRINT).fetchone()
+    finally:
+        con.close()
+    old = subprocess.run(
+        [old_python, "-c", _OLD_READER, str(db), _FINGERPRINT],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    version, fingerprint = old.stdout.strip().splitlines()
+    assert version.startswith("1.1.")
+    assert fingerprint == repr(expected)

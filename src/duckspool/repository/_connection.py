@@ -9,7 +9,14 @@ import duckdb
 
 from duckspool.repository._errors import translate
 
-__all__ = ["DEFAULT_STORAGE_VERSION", "ROW_GROUP_ROWS", "cursor_on", "open_database", "owner_only"]
+__all__ = [
+    "DEFAULT_STORAGE_VERSION",
+    "ROW_GROUP_ROWS",
+    "catalog_name",
+    "cursor_on",
+    "open_database",
+    "owner_only",
+]
 
 DEFAULT_STORAGE_VERSION = "v1.1.0"
 """Storage format duckspool writes: readable by DuckDB 0.10, every 1.x and 2.x CLI.
@@ -25,7 +32,7 @@ ROW_GROUP_ROWS = 16_384
 DuckDB writes an insert's row groups in parallel only when each of the
 source's batches fills one; a loader batch (~200k rows less its duplicates)
 fills none of the default size, so the whole insert was written on one core.
-At this size a batch insert takes about 0.45 of the time (docs/performance.md).
+At this size it is written on both (docs/performance.md).
 Files written before keep their row groups; DuckDB reads any mix, and so does
 every other reader (a row group's size is not part of the format's contract).
 """
@@ -48,15 +55,14 @@ def open_database(
     the returned connection must be made with :func:`cursor_on`. As with
     ``duckdb.connect``, connections to one file in one process share an
     instance (so they may be open at once, with the same ``read_only`` and
-    settings), and spilled data goes to ``<path>.tmp``.
+    settings), and spilled data goes to ``<path>.tmp``. ``storage_version`` is
+    the format of a file this creates; an existing file keeps its own.
 
     Raises :class:`DatabaseLocked` when another process holds the file and
     :class:`RepositoryError` for every other failure to open it.
     """
     target = str(path)
     config: dict[str, str | bool | int | float | list[str]] = {}
-    if not read_only:
-        config["storage_compatibility_version"] = storage_version
     if memory_limit is not None:
         config["memory_limit"] = memory_limit
     if target == ":memory:":
@@ -66,16 +72,15 @@ def open_database(
             raise translate(exc, "cannot open database", target) from None
         _utc_session(con)
         return con
+    options = ["READ_ONLY"] if read_only else [f"ROW_GROUP_SIZE {ROW_GROUP_ROWS}"]
     if not read_only:
         Path(target).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not _holds_data(Path(target)):
+            # Only a new file: an existing one keeps its format (DuckDB would upgrade
+            # an older one, and refuses to lower a newer one).
+            options.append(f"STORAGE_VERSION {_literal(storage_version)}")
     config["temp_directory"] = target + ".tmp"
-    options = (
-        "READ_ONLY"
-        if read_only
-        else f"ROW_GROUP_SIZE {ROW_GROUP_ROWS}, STORAGE_VERSION {_literal(storage_version)}"
-    )
-    stem = Path(target).name.split(".")[0]
-    alias = _identifier(stem if stem and stem.lower() not in _RESERVED_CATALOGS else "duckspool")
+    alias = _identifier(catalog_name(target))
     # A named in-memory instance is shared by every connection to the same name in this
     # process and ends with the last one, as duckdb.connect(path) shares a file's.
     key = hashlib.sha256(f"{Path(target).resolve()}|{read_only}".encode()).hexdigest()[:24]
@@ -84,7 +89,7 @@ def open_database(
     except duckdb.Error as exc:
         raise translate(exc, "cannot open database", target) from None
     try:
-        con.execute(f"ATTACH IF NOT EXISTS {_literal(target)} AS {alias} ({options})")
+        con.execute(f"ATTACH IF NOT EXISTS {_literal(target)} AS {alias} ({', '.join(options)})")
         con.execute(f"USE {alias}")
     except duckdb.Error as exc:
         con.close()
@@ -95,17 +100,31 @@ def open_database(
     return con
 
 
-def cursor_on(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """A new cursor of ``con`` (from :func:`open_database`) on the same default database.
+def catalog_name(path: str | Path) -> str:
+    """The catalog :func:`open_database` attaches ``path`` as: its stem, as ``duckdb.connect``
+    names it, unless that is one of DuckDB's own catalogs."""
+    stem = Path(path).name.split(".", maxsplit=1)[0]
+    return stem if stem and stem.lower() not in _RESERVED_CATALOGS else "duckspool"
+
+
+def cursor_on(con: duckdb.DuckDBPyConnection, path: str | Path) -> duckdb.DuckDBPyConnection:
+    """A new cursor of ``con`` (:func:`open_database` of ``path``) on that database.
 
     A DuckDB cursor is a new connection to the instance, whose default catalog
-    is the instance's own (``memory``), not the attached file.
+    is the instance's own (``memory``), not the attached file. Runs nothing on
+    ``con`` itself, so threads may call it at once.
     """
-    current = con.execute("SELECT current_database()").fetchone()
     cur = con.cursor()
-    if current != cur.execute("SELECT current_database()").fetchone() and current:
-        cur.execute(f"USE {_identifier(str(current[0]))}")
+    if str(path) != ":memory:":
+        cur.execute(f"USE {_identifier(catalog_name(path))}")
     return cur
+
+
+def _holds_data(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
 
 
 def _literal(text: str) -> str:

@@ -128,7 +128,7 @@ class DuckDBTelemetryRepository:
         """A new cursor on this database, for one thread's use; close it when done."""
         if self._con is None:
             raise RepositoryError(f"repository for {self.path} is closed")
-        return cursor_on(self._con)
+        return cursor_on(self._con, self.path)
 
     # -- writes ------------------------------------------------------------------------
     def new_batch(self) -> StagedBatch:
