@@ -17,6 +17,9 @@ invalid lines scattered through every segment, no provenance) and ``foreign``
 - read_json: DuckDB's own ``read_json`` bulk insert of the same files with no
   validation or dedup (the physical limit here; ``ignore_errors`` for lines
   that are not JSON).
+- duckspool_v13: the same, into a database file created first in storage format
+  v1.3.0 (``storage_version="v1.3.0"``; the file keeps it), on ``emitter`` and
+  ``invalid1``. duckspool's default format is v1.1.0, for older readers.
 - before: duckspool at revision ``--before`` (exported with ``git archive``), on
   the ``foreign`` variant, for "no slower than today".
 - dlt_merge: dlt into DuckDB with ``write_disposition="merge"``, ``primary_key="id"``
@@ -169,6 +172,14 @@ def worker_duckspool(spool: Path, db: Path) -> dict[str, Any]:
             "bulk_lines": getattr(report, "bulk_lines", 0), "peak_rss_mib": peak_rss_mib()}
 
 
+def worker_duckspool_v13(spool: Path, db: Path) -> dict[str, Any]:
+    """``worker_duckspool`` into a file created first in storage format v1.3.0 (it keeps it)."""
+    from duckspool import DuckDBTelemetryRepository
+
+    DuckDBTelemetryRepository(db, storage_version="v1.3.0").close()
+    return worker_duckspool(spool, db)
+
+
 def worker_read_json(spool: Path, db: Path) -> dict[str, Any]:
     import duckdb
 
@@ -233,7 +244,9 @@ def worker_prefill(db: Path, rows: int) -> dict[str, Any]:
 
 
 WORKERS = {"duckspool": worker_duckspool, "read_json": worker_read_json, "dlt": worker_dlt,
-           "before": worker_duckspool}
+           "before": worker_duckspool, "duckspool_v13": worker_duckspool_v13}
+V13_VARIANTS = ("emitter", "invalid1")
+"""Variants also loaded into a file in storage format v1.3.0 (docs/loader.md)."""
 BEFORE_SRC: Path | None = None
 
 
@@ -323,6 +336,8 @@ def main() -> None:
             this: dict[str, Any] = {}
             for variant in variants:
                 names = ["read_json", "duckspool"]
+                if variant in V13_VARIANTS:
+                    names.append("duckspool_v13")
                 if variant == "foreign" and BEFORE_SRC is not None:
                     names.append("before")
                 order = names if r % 2 == 0 else names[::-1]
@@ -344,6 +359,11 @@ def main() -> None:
                     [rd[variant]["read_json"]["cpu_s_per_m_events"] for rd in rounds]),
                 "peak_rss_mib": max(rd[variant]["duckspool"]["peak_rss_mib"] for rd in rounds),
             }
+            if variant in V13_VARIANTS:
+                v13 = [rd[variant]["duckspool_v13"]["events_per_s"] for rd in rounds]
+                summary[variant]["v13_events_per_s"] = median(v13)
+                summary[variant]["v13_ratio_vs_read_json"] = median(
+                    [a / b for a, b in zip(v13, raw, strict=True)])
             if variant == "foreign" and BEFORE_SRC is not None:
                 before = [rd[variant]["before"]["events_per_s"] for rd in rounds]
                 summary[variant]["before_events_per_s"] = median(before)
