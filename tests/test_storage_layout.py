@@ -58,17 +58,26 @@ def test_rows_already_in_default_row_groups_stay_readable(tmp_path: Path) -> Non
     assert max(_row_groups(db)) > ROW_GROUP_ROWS  # the rows duckdb.connect wrote, as written
 
 
-@pytest.mark.parametrize("name", ["telemetry.duckdb", "memory.duckdb", "it's a db.duckdb"])
-def test_the_file_is_the_default_catalog_under_its_stem(tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "catalog"),
+    [
+        ("telemetry.duckdb", "telemetry"),
+        ("it's a db.duckdb", "it's a db"),
+        (".hidden.duckdb", "hidden"),
+        ("system.db", "system_db"),  # as duckdb.connect names it
+        ("memory.duckdb", "memory_db"),  # duckdb.connect says "memory": the instance's own here
+    ],
+)
+def test_the_file_is_the_default_catalog_under_its_stem(
+    tmp_path: Path, name: str, catalog: str
+) -> None:
     db = tmp_path / name
     con = open_database(db)
     try:
         con.execute("CREATE TABLE t AS SELECT 1 AS x")
-        stem = name.split(".", maxsplit=1)[0]
-        expected = "duckspool" if stem == "memory" else stem
-        assert con.execute("SELECT current_database()").fetchone() == (expected,)
+        assert con.execute("SELECT current_database()").fetchone() == (catalog,)
         spill = con.execute("SELECT current_setting('temp_directory')").fetchone()
-        assert spill == (f"{db}.tmp",)  # beside the file, not in the working directory
+        assert spill == (f"{db.resolve()}.tmp",)  # beside the file, not in the working directory
     finally:
         con.close()
     check = subprocess.run(
@@ -77,6 +86,20 @@ def test_the_file_is_the_default_catalog_under_its_stem(tmp_path: Path, name: st
         capture_output=True, text=True, timeout=60, check=True,
     )
     assert check.stdout.strip() == "1"
+
+
+def test_two_spellings_of_one_file_share_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    with DuckDBTelemetryRepository(Path("data/telemetry.duckdb")) as relative, \
+            DuckDBTelemetryRepository(tmp_path / "link" / "telemetry.duckdb") as linked:
+        relative.save_many([sample_event(1)])
+        linked.save_many([sample_event(2)])
+        assert relative.fetch("SELECT count(*) FROM telemetry_events")[1] == [(2,)]
+        assert linked.fetch("SELECT count(*) FROM telemetry_events")[1] == [(2,)]
 
 
 def test_cursors_see_the_file_not_the_instance_catalog(db_path: Path) -> None:

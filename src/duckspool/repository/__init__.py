@@ -5,7 +5,7 @@ keeps events in a dict (tests, and code that wants the loader without a file).
 Both satisfy :class:`TelemetryRepository` and :class:`LoadTarget`.
 """
 
-from duckspool.repository._connection import DEFAULT_STORAGE_VERSION, open_database
+from duckspool.repository._connection import DEFAULT_STORAGE_VERSION, cursor_on, open_database
 from duckspool.repository._duckdb import DuckDBTelemetryRepository
 from duckspool.repository._envelope import ENVELOPE, EnvelopeField
 from duckspool.repository._export import EXPORT_COLUMNS, ExportResult, export_parquet
@@ -56,6 +56,7 @@ __all__ = [
     "StagedBatch",
     "StagedFile",
     "TelemetryRepository",
+    "cursor_on",
     "export_parquet",
     "open_database",
     "prune_exported",

@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 DEFAULT_STORAGE_VERSION = "v1.1.0"
-"""Storage format duckspool writes: readable by DuckDB 0.10, every 1.x and 2.x CLI.
+"""Storage format of the files duckspool creates: readable by every DuckDB from 1.0 on.
 
 DuckDB 2.x writes a format DuckDB 1.x cannot open by default; analysts' tools
 lag behind libraries, so we write the older format (docs/analytics.md).
@@ -72,24 +72,27 @@ def open_database(
             raise translate(exc, "cannot open database", target) from None
         _utc_session(con)
         return con
+    # One spelling of the file for everything below: relative paths, ./ and symlinks to
+    # one file share one instance, one catalog name and one spill directory.
+    file = Path(target).resolve()
     options = ["READ_ONLY"] if read_only else [f"ROW_GROUP_SIZE {ROW_GROUP_ROWS}"]
     if not read_only:
-        Path(target).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not _holds_data(Path(target)):
+        file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not _holds_data(file):
             # Only a new file: an existing one keeps its format (DuckDB would upgrade
             # an older one, and refuses to lower a newer one).
             options.append(f"STORAGE_VERSION {_literal(storage_version)}")
-    config["temp_directory"] = target + ".tmp"
-    alias = _identifier(catalog_name(target))
+    config["temp_directory"] = f"{file}.tmp"
+    alias = _identifier(catalog_name(file))
     # A named in-memory instance is shared by every connection to the same name in this
     # process and ends with the last one, as duckdb.connect(path) shares a file's.
-    key = hashlib.sha256(f"{Path(target).resolve()}|{read_only}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"{file}|{read_only}".encode()).hexdigest()[:24]
     try:
         con = duckdb.connect(f":memory:duckspool-{key}", config=config)
     except duckdb.Error as exc:
         raise translate(exc, "cannot open database", target) from None
     try:
-        con.execute(f"ATTACH IF NOT EXISTS {_literal(target)} AS {alias} ({', '.join(options)})")
+        con.execute(f"ATTACH IF NOT EXISTS {_literal(str(file))} AS {alias} ({', '.join(options)})")
         con.execute(f"USE {alias}")
     except duckdb.Error as exc:
         con.close()
@@ -101,10 +104,17 @@ def open_database(
 
 
 def catalog_name(path: str | Path) -> str:
-    """The catalog :func:`open_database` attaches ``path`` as: its stem, as ``duckdb.connect``
-    names it, unless that is one of DuckDB's own catalogs."""
-    stem = Path(path).name.split(".", maxsplit=1)[0]
-    return stem if stem and stem.lower() not in _RESERVED_CATALOGS else "duckspool"
+    """The catalog :func:`open_database` attaches ``path`` as (``path`` resolved).
+
+    The file's name up to its first dot (leading dots dropped), as
+    ``duckdb.connect`` names it; ``<name>_db`` for a name DuckDB reserves (also
+    ``memory``, the instance's own catalog, which ``duckdb.connect`` need not
+    avoid), ``duckspool`` for an empty one.
+    """
+    stem = Path(path).name.lstrip(".").split(".", maxsplit=1)[0]
+    if not stem:
+        return "duckspool"
+    return f"{stem}_db" if stem.lower() in _RESERVED_CATALOGS else stem
 
 
 def cursor_on(con: duckdb.DuckDBPyConnection, path: str | Path) -> duckdb.DuckDBPyConnection:
@@ -116,7 +126,7 @@ def cursor_on(con: duckdb.DuckDBPyConnection, path: str | Path) -> duckdb.DuckDB
     """
     cur = con.cursor()
     if str(path) != ":memory:":
-        cur.execute(f"USE {_identifier(catalog_name(path))}")
+        cur.execute(f"USE {_identifier(catalog_name(Path(path).resolve()))}")
     return cur
 
 
