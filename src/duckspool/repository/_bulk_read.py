@@ -42,7 +42,7 @@ from pathlib import Path
 import duckdb
 
 from duckspool.contracts import ID_MAX_LENGTH
-from duckspool.repository._bulk_rules import FieldValues, value_checks
+from duckspool.repository._bulk_rules import FieldValues, length_within, value_checks
 from duckspool.repository._envelope import ENVELOPE
 from duckspool.repository._protocol import StagedFile
 
@@ -66,13 +66,9 @@ def _unquoted(text: str) -> str:
     return f"{text}[2:-2]"
 
 
-def _length_ok(quoted: str) -> str:
-    """1 to ID_MAX_LENGTH characters between the quotes; bytes first (``length`` costs a pass)."""
-    most = ID_MAX_LENGTH + 2
-    return (
-        f"CASE WHEN strlen({quoted}) <= {most} THEN strlen({quoted}) >= 3 "
-        f"ELSE length({quoted}) <= {most} END"
-    )
+def _quoted_length_ok(quoted: str) -> str:
+    """1 to ID_MAX_LENGTH characters between the quotes of a JSON string's text."""
+    return length_within(quoted, 3, ID_MAX_LENGTH + 2)
 
 
 # The ids rule on the JSON texts, without a regex (DuckDB's cost a regex per row):
@@ -81,8 +77,8 @@ def _length_ok(quoted: str) -> str:
 # DEL (which JSON does not escape) is looked for itself.
 _IDS_RULE = "\n    AND ".join(
     [
-        *(_length_ok(q) for q in _QUOTED[:3]),
-        f"(q_product IS NULL OR q_product = 'null' OR {_length_ok('q_product')})",
+        *(_quoted_length_ok(q) for q in _QUOTED[:3]),
+        f"(q_product IS NULL OR q_product = 'null' OR {_quoted_length_ok('q_product')})",
         f"NOT contains(concat({', '.join(_QUOTED)}), '\\')",
         f"NOT contains(concat({', '.join(_QUOTED)}), chr(127))",
     ]

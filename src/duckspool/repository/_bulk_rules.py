@@ -38,6 +38,7 @@ from duckspool.contracts._naming import EVENT_TYPE_PATTERN
 
 __all__ = [
     "FieldValues",
+    "length_within",
     "rebuilt_ids_rule",
     "text_payload_rule",
     "value_checks",
@@ -81,6 +82,20 @@ class FieldValues:
     payload_rule: str
 
 
+def length_within(text: str, least: int, most: int) -> str:
+    """SQL: ``text`` holds ``least`` to ``most`` characters, its bytes measured first.
+
+    ``strlen`` is free, ``length`` a pass over the string; a text of at most
+    ``most`` bytes holds at most ``most`` characters. The lower bound is taken in
+    bytes, so it is exact only where ``least`` bytes mean ``least`` characters:
+    ``least`` 1, or 3 for a JSON string's text (two quotes and a character).
+    """
+    return (
+        f"CASE WHEN strlen({text}) <= {most} THEN strlen({text}) >= {least} "
+        f"ELSE length({text}) <= {most} END"
+    )
+
+
 def rebuilt_ids_rule(session_id: str, user_id: str, product_id: str, correlation_id: str) -> str:
     """The ``ids`` rule for values the text lane's ``wire_form`` check has proven unescaped.
 
@@ -91,17 +106,10 @@ def rebuilt_ids_rule(session_id: str, user_id: str, product_id: str, correlation
     ``length`` counts characters and costs a pass over the string).
     """
     ids = (session_id, user_id, correlation_id)
-
-    def length_ok(expr: str) -> str:
-        return (
-            f"CASE WHEN strlen({expr}) <= {ID_MAX_LENGTH} THEN strlen({expr}) >= 1 "
-            f"ELSE length({expr}) <= {ID_MAX_LENGTH} END"
-        )
-
     return "\n    AND ".join(
         [
-            *(length_ok(expr) for expr in ids),
-            f"({product_id} IS NULL OR {length_ok(product_id)})",
+            *(length_within(expr, 1, ID_MAX_LENGTH) for expr in ids),
+            f"({product_id} IS NULL OR {length_within(product_id, 1, ID_MAX_LENGTH)})",
             f"NOT contains(concat({', '.join((*ids, product_id))}), chr(127))",
         ]
     )
