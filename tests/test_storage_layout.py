@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -17,17 +18,23 @@ from duckspool.repository._connection import ROW_GROUP_ROWS
 from tests.conftest import sample_event, write_segment
 
 
-def _row_groups(db: Path) -> list[int]:
-    """Rows per row group of ``telemetry_events``, read by a plain ``duckdb.connect``."""
+def _read_plainly(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    """``sql``'s rows from ``db`` opened read-only by a plain ``duckdb.connect``."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        rows = con.execute(
-            "SELECT row_group_id, max(start + count) - min(start) FROM pragma_storage_info("
-            "'telemetry_events') WHERE column_name = 'id' AND segment_type <> 'VALIDITY' "
-            "GROUP BY ALL ORDER BY 1"
-        ).fetchall()
+        return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def _row_groups(db: Path) -> list[int]:
+    """Rows per row group of ``telemetry_events``."""
+    rows = _read_plainly(
+        db,
+        "SELECT row_group_id, max(start + count) - min(start) FROM pragma_storage_info("
+        "'telemetry_events') WHERE column_name = 'id' AND segment_type <> 'VALIDITY' "
+        "GROUP BY ALL ORDER BY 1",
+    )
     return [int(n) for _, n in rows]
 
 
@@ -118,14 +125,9 @@ def test_read_only_beside_a_writer_in_one_process_is_a_clear_error(db_path: Path
 
 
 def _storage_version(db: Path) -> str:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        row = con.execute(
-            "SELECT tags['storage_version'] FROM duckdb_databases() WHERE path IS NOT NULL"
-        ).fetchone()
-    finally:
-        con.close()
-    assert row is not None
+    (row,) = _read_plainly(
+        db, "SELECT tags['storage_version'] FROM duckdb_databases() WHERE path IS NOT NULL"
+    )
     return str(row[0])
 
 
@@ -175,11 +177,7 @@ def test_duckdb_1_1_reads_a_file_the_loader_wrote(tmp_path: Path) -> None:
         write_segment(spool / "sealed", f"seg-{n:05d}.jsonl", lines)
     assert Loader(spool, db).run_once().ok
     assert len(_row_groups(db)) >= 4  # short row groups, in the format that reader knows
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        expected = con.execute(_FINGERPRINT).fetchone()
-    finally:
-        con.close()
+    (expected,) = _read_plainly(db, _FINGERPRINT)
     old = subprocess.run(
         [old_python, "-c", _OLD_READER, str(db), _FINGERPRINT],
         capture_output=True, text=True, timeout=120, check=True,

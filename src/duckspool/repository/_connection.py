@@ -99,7 +99,7 @@ def open_database(
         raise translate(exc, "cannot open database", target) from None
     _utc_session(con)
     if not read_only:
-        owner_only(Path(target))
+        owner_only(file)
     return con
 
 
