@@ -16,7 +16,11 @@ invalid lines scattered through every segment, no provenance) and ``foreign``
   table; ledger).
 - read_json: DuckDB's own ``read_json`` bulk insert of the same files with no
   validation or dedup (the physical limit here; ``ignore_errors`` for lines
-  that are not JSON).
+  that are not JSON), into a file ``duckdb.connect`` creates: DuckDB 2's default
+  storage format (v2.0.0, whose string compression is cheaper to write).
+- read_json_same_format: the same insert into a file attached as duckspool
+  attaches its own (storage format v1.1.0, ``ROW_GROUP_SIZE`` 16,384): the
+  same work done by DuckDB alone, so its ratio isolates duckspool's own cost.
 - duckspool_v13: the same, into a database file created first in storage format
   v1.3.0 (``storage_version="v1.3.0"``; the file keeps it), on ``emitter`` and
   ``invalid1``. duckspool's default format is v1.1.0, for older readers.
@@ -183,7 +187,24 @@ def worker_duckspool_v13(spool: Path, db: Path) -> dict[str, Any]:
 def worker_read_json(spool: Path, db: Path) -> dict[str, Any]:
     import duckdb
 
-    con = duckdb.connect(str(db))
+    return _raw_insert(duckdb.connect(str(db)), spool)
+
+
+def worker_read_json_same_format(spool: Path, db: Path) -> dict[str, Any]:
+    """``worker_read_json`` into a file attached with duckspool's storage options."""
+    import duckdb
+
+    from duckspool.repository._connection import DEFAULT_STORAGE_VERSION, ROW_GROUP_ROWS
+
+    con = duckdb.connect()
+    path = str(db).replace("'", "''")
+    con.execute(f"ATTACH '{path}' AS raw (ROW_GROUP_SIZE {ROW_GROUP_ROWS}, "
+                f"STORAGE_VERSION '{DEFAULT_STORAGE_VERSION}')")
+    con.execute("USE raw")
+    return _raw_insert(con, spool)
+
+
+def _raw_insert(con: Any, spool: Path) -> dict[str, Any]:
     cols = ", ".join(f"'{k}': '{v}'" for k, v in COLUMNS.items())
     con.execute("CREATE TABLE raw_events AS SELECT * FROM read_json(?, format = "
                 f"'newline_delimited', columns = {{{cols}}}) LIMIT 0",
@@ -243,7 +264,8 @@ def worker_prefill(db: Path, rows: int) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t0}
 
 
-WORKERS = {"duckspool": worker_duckspool, "read_json": worker_read_json, "dlt": worker_dlt,
+WORKERS = {"duckspool": worker_duckspool, "read_json": worker_read_json,
+           "read_json_same_format": worker_read_json_same_format, "dlt": worker_dlt,
            "before": worker_duckspool, "duckspool_v13": worker_duckspool_v13}
 V13_VARIANTS = ("emitter", "invalid1")
 """Variants also loaded into a file in storage format v1.3.0 (docs/loader.md)."""
@@ -335,7 +357,7 @@ def main() -> None:
             print(f"round {r + 1}/{args.rounds}", file=sys.stderr)
             this: dict[str, Any] = {}
             for variant in variants:
-                names = ["read_json", "duckspool"]
+                names = ["read_json", "read_json_same_format", "duckspool"]
                 if variant in V13_VARIANTS:
                     names.append("duckspool_v13")
                 if variant == "foreign" and BEFORE_SRC is not None:
@@ -349,10 +371,14 @@ def main() -> None:
         for variant in variants:
             ds = [rd[variant]["duckspool"]["events_per_s"] for rd in rounds]
             raw = [rd[variant]["read_json"]["events_per_s"] for rd in rounds]
+            same = [rd[variant]["read_json_same_format"]["events_per_s"] for rd in rounds]
             summary[variant] = {
                 "duckspool_events_per_s": median(ds),
                 "read_json_events_per_s": median(raw),
                 "ratio_vs_read_json": median([a / b for a, b in zip(ds, raw, strict=True)]),
+                "read_json_same_format_events_per_s": median(same),
+                "ratio_vs_read_json_same_format": median(
+                    [a / b for a, b in zip(ds, same, strict=True)]),
                 "cpu_s_per_m_events": median(
                     [rd[variant]["duckspool"]["cpu_s_per_m_events"] for rd in rounds]),
                 "read_json_cpu_s_per_m_events": median(
