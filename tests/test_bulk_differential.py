@@ -191,6 +191,12 @@ MUTATIONS: dict[str, Callable[[bytes], bytes]] = {
     "payload_nested_dup": payload(b'{"a":{"b":1,"b":2}}'),
     "payload_dup": payload(b'{"a":1,"a":2}'),
     "payload_dup_same": payload(b'{"a":1,"a":1}'),
+    # 70 keys: two of them share a bit of the 64-bit key mask whatever the hash
+    # (pigeonhole), so the exact fallback decides; the second has one key twice.
+    "payload_70_keys": payload(orjson.dumps({f"k{i}": i for i in range(70)})),
+    "payload_70_keys_one_dup": payload(
+        orjson.dumps({f"k{i}": i for i in range(70)})[:-1] + b',"k7":0}'
+    ),
     "payload_array_of_objects": payload(b'{"a":[{"b":1}]}'),
     "payload_deep_arrays": payload(b'{"a":' + b"[" * 300 + b"]" * 300 + b"}"),
     "payload_arrays_63": payload(b'{"a":' + b"[" * 63 + b"]" * 63 + b"}"),
@@ -376,10 +382,11 @@ def test_the_mutation_corpus_agrees_with_the_contract(tmp_path: Path) -> None:
     for must in ("canonical", "product_null", "session_256", "session_256_multibyte",
                  "ts_year_1", "ts_year_9999", "ts_feb_29_leap", "payload_empty",
                  "float_tenth", "float_point_zero", "minus_zero", "int_18_digits",
-                 "str_short_escapes", "str_emoji_raw", "session_emoji"):
+                 "str_short_escapes", "str_emoji_raw", "session_emoji", "payload_70_keys"):
         assert must in taken, must
     # ... and never for what the contract refuses or would store differently.
     for never in ("nan", "infinity", "huge", "int_huge", "payload_dup", "payload_nested_dup",
+                  "payload_70_keys_one_dup",
                   "duplicate_top_key_last", "ts_year_0", "ts_hour_24", "ts_leap_second",
                   "version_2", "type_129", "session_257", "session_control", "payload_array",
                   "payload_deep_arrays", "lone_surrogate_id", "str_lone_surrogate"):

@@ -199,7 +199,7 @@ def test_only_duplicate_payload_keys_are_trusted_to_provenance(tmp_path: Path) -
     plain, _ = bulk_accepts(tmp_path / "p.duckdb", [lines], tmp_path / "p")
     trusted, _ = bulk_accepts(tmp_path / "t.duckdb", [lines], tmp_path / "t", verified=True)
     differ = {names[n - 1] for (_, n) in set(plain) ^ set(trusted)}
-    assert differ <= {"payload_dup", "payload_dup_same"}, differ
+    assert differ <= {"payload_dup", "payload_dup_same", "payload_70_keys_one_dup"}, differ
     assert set(plain) <= set(trusted)
 
 
