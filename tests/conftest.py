@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -17,6 +18,18 @@ from duckspool import DuckDBTelemetryRepository, TelemetryEvent, make_event
 
 DATA = Path(__file__).parent / "data"
 SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let child processes take Ctrl-C as a terminal's children would.
+
+    A shell without job control starts a background job (``( .ci/run & )``)
+    with SIGINT ignored, children inherit that, and Python then installs no
+    KeyboardInterrupt handler: the Ctrl-C tests would wait forever. A Python
+    handler here is reset to the default in each child at exec.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def load_vectors() -> list[dict[str, Any]]:
