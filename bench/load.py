@@ -307,6 +307,37 @@ def candidate(name: str, backlog: Path, work: Path, label: str,
     return result
 
 
+def summarise(rounds: list[dict[str, Any]], variant: str) -> dict[str, Any]:
+    """Medians over ``rounds`` for one variant; each ratio is taken within a round first."""
+    def per_round(name: str, key: str = "events_per_s") -> list[float]:
+        return [rd[variant][name][key] for rd in rounds]
+
+    def ratio(mine: list[float], baseline: list[float]) -> float:
+        return median([a / b for a, b in zip(mine, baseline, strict=True)])
+
+    ds, raw = per_round("duckspool"), per_round("read_json")
+    same = per_round("read_json_same_format")
+    summary: dict[str, Any] = {
+        "duckspool_events_per_s": median(ds),
+        "read_json_events_per_s": median(raw),
+        "ratio_vs_read_json": ratio(ds, raw),
+        "read_json_same_format_events_per_s": median(same),
+        "ratio_vs_read_json_same_format": ratio(ds, same),
+        "cpu_s_per_m_events": median(per_round("duckspool", "cpu_s_per_m_events")),
+        "read_json_cpu_s_per_m_events": median(per_round("read_json", "cpu_s_per_m_events")),
+        "peak_rss_mib": max(per_round("duckspool", "peak_rss_mib")),
+    }
+    if "duckspool_v13" in rounds[0][variant]:
+        v13 = per_round("duckspool_v13")
+        summary["v13_events_per_s"] = median(v13)
+        summary["v13_ratio_vs_read_json"] = ratio(v13, raw)
+    if "before" in rounds[0][variant]:
+        before = per_round("before")
+        summary["before_events_per_s"] = median(before)
+        summary["ratio_vs_before"] = ratio(ds, before)
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -369,32 +400,7 @@ def main() -> None:
         results["rounds"] = rounds
         summary: dict[str, Any] = {}
         for variant in variants:
-            ds = [rd[variant]["duckspool"]["events_per_s"] for rd in rounds]
-            raw = [rd[variant]["read_json"]["events_per_s"] for rd in rounds]
-            same = [rd[variant]["read_json_same_format"]["events_per_s"] for rd in rounds]
-            summary[variant] = {
-                "duckspool_events_per_s": median(ds),
-                "read_json_events_per_s": median(raw),
-                "ratio_vs_read_json": median([a / b for a, b in zip(ds, raw, strict=True)]),
-                "read_json_same_format_events_per_s": median(same),
-                "ratio_vs_read_json_same_format": median(
-                    [a / b for a, b in zip(ds, same, strict=True)]),
-                "cpu_s_per_m_events": median(
-                    [rd[variant]["duckspool"]["cpu_s_per_m_events"] for rd in rounds]),
-                "read_json_cpu_s_per_m_events": median(
-                    [rd[variant]["read_json"]["cpu_s_per_m_events"] for rd in rounds]),
-                "peak_rss_mib": max(rd[variant]["duckspool"]["peak_rss_mib"] for rd in rounds),
-            }
-            if variant in V13_VARIANTS:
-                v13 = [rd[variant]["duckspool_v13"]["events_per_s"] for rd in rounds]
-                summary[variant]["v13_events_per_s"] = median(v13)
-                summary[variant]["v13_ratio_vs_read_json"] = median(
-                    [a / b for a, b in zip(v13, raw, strict=True)])
-            if variant == "foreign" and BEFORE_SRC is not None:
-                before = [rd[variant]["before"]["events_per_s"] for rd in rounds]
-                summary[variant]["before_events_per_s"] = median(before)
-                summary[variant]["ratio_vs_before"] = median(
-                    [a / b for a, b in zip(ds, before, strict=True)])
+            summary[variant] = summarise(rounds, variant)
         results["summary"] = summary
         results["duckspool_events_per_s"] = summary["emitter"]["duckspool_events_per_s"]
         results["duckspool_peak_rss_mib"] = summary["emitter"]["peak_rss_mib"]
